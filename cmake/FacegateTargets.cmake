@@ -1,0 +1,44 @@
+# Warnings for our own code only (third-party headers are included as SYSTEM).
+function(facegate_warnings target)
+  target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic -Wshadow=local
+    -Wnon-virtual-dtor -Wno-missing-field-initializers)
+  # GCC 12 reports impossible std::string copies at -O2 (GCC bug 105651, fixed in 13).
+  if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU" AND CMAKE_CXX_COMPILER_VERSION VERSION_LESS 13)
+    target_compile_options(${target} PRIVATE -Wno-restrict)
+  endif()
+  if(FACEGATE_WERROR)
+    target_compile_options(${target} PRIVATE -Werror)
+  endif()
+endfunction()
+
+# facegate_library(<name> SOURCES ... DEPS ...): the static library facegate_<name>
+# for the subsystem in src/<name>/, public headers in include/facegate/<name>/.
+function(facegate_library name)
+  cmake_parse_arguments(ARG "" "" "SOURCES;DEPS;PRIVATE_DEPS" ${ARGN})
+  add_library(facegate_${name} STATIC ${ARG_SOURCES})
+  add_library(facegate::${name} ALIAS facegate_${name})
+  target_include_directories(facegate_${name} PUBLIC ${PROJECT_SOURCE_DIR}/include
+    PRIVATE ${PROJECT_SOURCE_DIR}/src)
+  target_link_libraries(facegate_${name} PUBLIC ${ARG_DEPS} PRIVATE ${ARG_PRIVATE_DEPS})
+  facegate_warnings(facegate_${name})
+endfunction()
+
+# facegate_test(<name> SOURCES ... DEPS ... [LABELS ...]): one GoogleTest binary.
+function(facegate_test name)
+  cmake_parse_arguments(ARG "" "TIMEOUT" "SOURCES;DEPS;LABELS" ${ARGN})
+  add_executable(${name} ${ARG_SOURCES})
+  target_link_libraries(${name} PRIVATE ${ARG_DEPS} facegate_testing GTest::gtest GTest::gmock GTest::gtest_main)
+  target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR}/tests ${PROJECT_SOURCE_DIR}/src)
+  facegate_warnings(${name})
+  if(NOT ARG_TIMEOUT)
+    set(ARG_TIMEOUT 300)
+  endif()
+  if(NOT ARG_LABELS)
+    set(ARG_LABELS unit)
+  endif()
+  gtest_discover_tests(${name}
+    WORKING_DIRECTORY ${PROJECT_SOURCE_DIR}
+    DISCOVERY_TIMEOUT 60
+    PROPERTIES TIMEOUT ${ARG_TIMEOUT} LABELS "${ARG_LABELS}"
+      ENVIRONMENT "FACEGATE_SOURCE_DIR=${PROJECT_SOURCE_DIR};FACEGATE_BINARY_DIR=${PROJECT_BINARY_DIR}")
+endfunction()

@@ -1,0 +1,55 @@
+// The daemon's configuration: one JSON file parsed into each subsystem's Options.
+//
+// Every key is documented in docs/config.md; config/facegate.json is a commented example.
+// Relative paths in the file are resolved against the file's own directory. An unknown key,
+// a wrong type or an out-of-range value is an error naming the key and the file.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "facegate/core/logging.h"
+#include "facegate/core/status.h"
+#include "facegate/net/listener_options.h"
+
+namespace facegate::daemon {
+
+struct ServerOptions {
+  int io_threads = 2;
+  int drain_timeout_ms = 10000;  // SIGTERM: how long in-flight requests may take to finish
+  // When set, the bound ports are written here as JSON after start-up (tests bind port 0).
+  std::filesystem::path ports_file;
+};
+
+struct TlsOptions {
+  // Subject alternative names of the generated server certificate, besides the listeners'
+  // own addresses (and, for a wildcard listener, the host's interface addresses).
+  std::vector<std::string> server_addresses;
+  std::vector<std::string> server_names;
+  int ca_validity_days = 3650;
+  int server_cert_validity_days = 397;
+  int renew_before_days = 30;  // re-issue the server certificate this close to its expiry
+};
+
+struct DaemonOptions {
+  std::filesystem::path config_file;
+  std::filesystem::path data_dir = "/var/lib/facegate";
+  LogOptions log;
+  ServerOptions server;
+  TlsOptions tls;
+  net::ListenerOptions device;
+  net::ListenerOptions admin;
+  net::ListenerOptions enrollment;
+};
+
+// Defaults before any file is read.
+DaemonOptions DefaultDaemonOptions();
+
+// Parses `text` (the content of `origin`, whose directory anchors relative paths).
+Result<DaemonOptions> ParseDaemonOptions(std::string_view text, const std::filesystem::path& origin);
+
+// Reads and parses the file.
+Result<DaemonOptions> LoadDaemonOptions(const std::filesystem::path& file);
+
+}  // namespace facegate::daemon

@@ -1,0 +1,354 @@
+#include "facegate/daemon/daemon.h"
+
+#include <ifaddrs.h>
+#include <netinet/in.h>
+#include <spdlog/spdlog.h>
+#include <systemd/sd-daemon.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/post.hpp>
+#include <nlohmann/json.hpp>
+#include <openssl/rand.h>
+#include <set>
+#include <thread>
+
+#include "facegate/api/health.h"
+#include "facegate/core/files.h"
+#include "facegate/core/metrics.h"
+#include "facegate/core/version.h"
+#include "facegate/net/http_server.h"
+#include "facegate/net/pki.h"
+#include "facegate/net/tls.h"
+#include "signals.h"
+
+namespace facegate::daemon {
+
+namespace asio = boost::asio;
+
+namespace {
+
+constexpr const char* kServerCertName = "server";
+
+// Addresses of this host's interfaces, for the certificate of a wildcard listener.
+std::vector<std::string> InterfaceAddresses() {
+  std::vector<std::string> out;
+  struct ifaddrs* list = nullptr;
+  if (::getifaddrs(&list) != 0) return out;
+  for (auto* it = list; it; it = it->ifa_next) {
+    if (!it->ifa_addr) continue;
+    if (it->ifa_addr->sa_family == AF_INET) {
+      auto* sin = reinterpret_cast<sockaddr_in*>(it->ifa_addr);
+      asio::ip::address_v4::bytes_type b;
+      std::memcpy(b.data(), &sin->sin_addr, 4);
+      out.push_back(asio::ip::address_v4(b).to_string());
+    } else if (it->ifa_addr->sa_family == AF_INET6) {
+      auto* sin6 = reinterpret_cast<sockaddr_in6*>(it->ifa_addr);
+      asio::ip::address_v6::bytes_type b;
+      std::memcpy(b.data(), &sin6->sin6_addr, 16);
+      asio::ip::address_v6 a(b);
+      if (a.is_link_local()) continue;  // scoped addresses are no use in a certificate
+      out.push_back(a.to_string());
+    }
+  }
+  ::freeifaddrs(list);
+  return out;
+}
+
+Status EnsureTemplateKey(const std::filesystem::path& file) {
+  std::error_code ec;
+  if (std::filesystem::exists(file, ec)) {
+    auto size = std::filesystem::file_size(file, ec);
+    if (ec || size != 32) {
+      return Status::Corruption("the template key " + file.string() +
+                                " is not 32 bytes; refusing to replace it (templates encrypted "
+                                "with the old key would be lost)");
+    }
+    return Status::Ok();
+  }
+  unsigned char key[32];
+  if (RAND_bytes(key, sizeof key) != 1) return Status::Internal("no randomness for the template key");
+  Status s = WriteFileAtomically(
+      file, std::string_view(reinterpret_cast<const char*>(key), sizeof key), 0600);
+  OPENSSL_cleanse(key, sizeof key);
+  if (s.ok()) spdlog::info("created the template encryption key {}", file.string());
+  return s;
+}
+
+}  // namespace
+
+struct Daemon::Impl {
+  Impl(DaemonOptions o, const Clock& c) : options(std::move(o)), clock(c) {}
+
+  std::filesystem::path pki_dir() const { return options.data_dir / "pki"; }
+  std::filesystem::path keys_dir() const { return options.data_dir / "keys"; }
+
+  net::ServerCertificateRequest CertificateRequest() const;
+  Result<std::shared_ptr<asio::ssl::context>> MakeTls(const net::ListenerOptions& l);
+  Status WritePortsFile();
+  void Drain();
+
+  DaemonOptions options;
+  const Clock& clock;
+  Clock::MonoTime start_time;
+  std::unique_ptr<net::LocalCa> ca;
+  net::CertificateAndKey server_cert;
+  MetricsRegistry metrics;
+  std::shared_ptr<api::Readiness> readiness = std::make_shared<api::Readiness>();
+  asio::io_context io;
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
+  std::vector<std::unique_ptr<net::HttpsServer>> servers;
+  std::vector<std::thread> threads;
+};
+
+net::ServerCertificateRequest Daemon::Impl::CertificateRequest() const {
+  net::ServerCertificateRequest req;
+  req.validity = std::chrono::hours(24) * options.tls.server_cert_validity_days;
+  std::set<std::string> ips(options.tls.server_addresses.begin(),
+                            options.tls.server_addresses.end());
+  bool wildcard = false;
+  for (const auto* l : {&options.device, &options.admin, &options.enrollment}) {
+    if (!l->enabled) continue;
+    auto a = asio::ip::make_address(l->address);
+    if (a.is_unspecified()) {
+      wildcard = true;
+    } else {
+      ips.insert(a.to_string());
+    }
+  }
+  if (wildcard) {
+    for (auto& a : InterfaceAddresses()) ips.insert(a);
+  }
+  req.ip_addresses.assign(ips.begin(), ips.end());
+  req.dns_names = options.tls.server_names;
+  return req;
+}
+
+Result<std::shared_ptr<asio::ssl::context>> Daemon::Impl::MakeTls(const net::ListenerOptions& l) {
+  net::TlsServerConfig config;
+  if (!l.cert_file.empty()) {
+    auto cert = ReadFile(l.cert_file, 1 << 20);
+    if (!cert.ok()) return cert.status().WithContext("listeners." + l.name + ".cert_file");
+    auto key = ReadFile(l.key_file, 1 << 20);
+    if (!key.ok()) return key.status().WithContext("listeners." + l.name + ".key_file");
+    config.certificate_chain_pem = *cert;
+    config.private_key_pem = *key;
+  } else {
+    config.certificate_chain_pem = server_cert.certificate_pem;
+    config.private_key_pem = server_cert.private_key_pem;
+  }
+  if (l.name == "device") {
+    // Terminals present certificates from the local CA; commissioning comes without one.
+    config.client_certificates = net::ClientCertificateMode::kOptional;
+    config.client_ca_pem = ca->certificate_pem();
+  }
+  auto ctx = net::MakeServerTlsContext(config);
+  if (!ctx.ok()) {
+    std::string what = l.cert_file.empty()
+                           ? "the generated server certificate in " + pki_dir().string()
+                           : l.cert_file.string() + " / " + l.key_file.string();
+    return ctx.status().WithContext("listener " + l.name + " (" + what + ")");
+  }
+  return ctx;
+}
+
+Status Daemon::Impl::WritePortsFile() {
+  if (options.server.ports_file.empty()) return Status::Ok();
+  nlohmann::json ports = nlohmann::json::object();
+  for (const auto& s : servers) ports[s->options().name] = s->bound_port();
+  nlohmann::json doc = {{"pid", ::getpid()}, {"ports", ports}};
+  return WriteFileAtomically(options.server.ports_file, doc.dump() + "\n", 0644);
+}
+
+Daemon::Daemon(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Daemon::~Daemon() {
+  if (!impl_) return;
+  impl_->work.reset();
+  impl_->io.stop();
+  for (auto& t : impl_->threads) t.join();
+}
+
+Result<std::unique_ptr<Daemon>> Daemon::Create(DaemonOptions options, const Clock& clock) {
+  auto impl = std::make_unique<Impl>(std::move(options), clock);
+  impl->start_time = clock.Monotonic();
+  return std::unique_ptr<Daemon>(new Daemon(std::move(impl)));
+}
+
+Status Daemon::Initialize() {
+  auto& o = impl_->options;
+  FACEGATE_RETURN_IF_ERROR(EnsureDirectory(o.data_dir, 0750).WithContext("data_dir"));
+  FACEGATE_RETURN_IF_ERROR(EnsureDirectory(impl_->pki_dir(), 0700));
+  FACEGATE_RETURN_IF_ERROR(EnsureDirectory(impl_->keys_dir(), 0700));
+  FACEGATE_RETURN_IF_ERROR(EnsureTemplateKey(impl_->keys_dir() / "template.key"));
+  auto ca = net::LocalCa::OpenOrCreate(impl_->pki_dir(), impl_->clock,
+                                       std::chrono::hours(24) * o.tls.ca_validity_days);
+  if (!ca.ok()) return ca.status().WithContext("local CA");
+  impl_->ca = std::move(ca).value();
+  auto cert = net::EnsureServerCertificate(
+      *impl_->ca, impl_->pki_dir(), kServerCertName, impl_->CertificateRequest(), impl_->clock,
+      std::chrono::hours(24) * o.tls.renew_before_days);
+  if (!cert.ok()) return cert.status().WithContext("server certificate");
+  impl_->server_cert = std::move(cert).value();
+  auto info = net::InspectCertificatePem(impl_->server_cert.certificate_pem);
+  if (info.ok()) {
+    std::string sans;
+    for (const auto& ip : info->ip_addresses) sans += (sans.empty() ? "" : ",") + ip;
+    for (const auto& dns : info->dns_names) sans += (sans.empty() ? "" : ",") + dns;
+    spdlog::info("local CA fingerprint={} server certificate serial={} san={}",
+                 impl_->ca->info().sha256_fingerprint_hex, info->serial_hex, sans);
+  }
+  return Status::Ok();
+}
+
+Status Daemon::Start() {
+  auto& o = impl_->options;
+  auto router_for = [&](const net::ListenerOptions& l) {
+    auto router = std::make_shared<net::Router>();
+    api::HealthRoutes which;
+    which.metrics = l.name == "admin";
+    api::AddHealthRoutes(*router, which, impl_->readiness, &impl_->metrics, impl_->clock,
+                         impl_->start_time);
+    return router;
+  };
+  for (const auto* l : {&o.device, &o.admin, &o.enrollment}) {
+    if (!l->enabled) continue;
+    impl_->readiness->Require("listener." + l->name);
+    auto tls = impl_->MakeTls(*l);
+    if (!tls.ok()) return tls.status();
+    auto server = std::make_unique<net::HttpsServer>(impl_->io, *l, *tls, router_for(*l),
+                                                     &impl_->metrics);
+    FACEGATE_RETURN_IF_ERROR(server->Start());
+    impl_->servers.push_back(std::move(server));
+  }
+  impl_->work.emplace(asio::make_work_guard(impl_->io));
+  for (int i = 0; i < o.server.io_threads; ++i) {
+    impl_->threads.emplace_back([this] { impl_->io.run(); });
+  }
+  for (const auto& s : impl_->servers) {
+    impl_->readiness->Set("listener." + s->options().name, true, "serving");
+    spdlog::info("listener={} url=https://{}:{}/", s->options().name,
+                 s->options().address.find(':') != std::string::npos
+                     ? "[" + s->options().address + "]"
+                     : s->options().address,
+                 s->bound_port());
+  }
+  FACEGATE_RETURN_IF_ERROR(impl_->WritePortsFile().WithContext("server.ports_file"));
+  sd_notifyf(0, "READY=1\nSTATUS=serving\nMAINPID=%d", static_cast<int>(::getpid()));
+  spdlog::info("facegated {} ready", Version());
+  return Status::Ok();
+}
+
+void Daemon::RequestStop() { RaiseSignalFlags(kSignalStop); }
+
+int Daemon::RunUntilStopped() {
+  InstallSignalHandlers();
+  for (;;) {
+    unsigned flags = WaitForSignals(std::chrono::milliseconds(1000));
+    if (flags & kSignalStop) break;
+    if (flags & kSignalReload) {
+      sd_notify(0, "RELOADING=1");
+      Status s = Reload();
+      if (!s.ok()) spdlog::error("reload failed, keeping the running configuration: {}", s.ToString());
+      sd_notify(0, "READY=1");
+    }
+  }
+  impl_->Drain();
+  return 0;
+}
+
+void Daemon::Impl::Drain() {
+  sd_notify(0, "STOPPING=1");
+  readiness->SetDraining();
+  spdlog::info("draining: no new connections; waiting up to {} ms for requests in flight",
+               options.server.drain_timeout_ms);
+  for (auto& s : servers) s->Drain();
+  auto deadline = clock.Monotonic() + std::chrono::milliseconds(options.server.drain_timeout_ms);
+  auto busy = [&] {
+    size_t n = 0;
+    for (auto& s : servers) n += s->requests_in_flight();
+    return n;
+  };
+  while (busy() > 0 && clock.Monotonic() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  if (size_t left = busy(); left > 0) {
+    spdlog::warn("drain timeout: {} requests still in flight are cut off", left);
+  }
+  // Let the last answers reach the wire and the TLS close_notify go out.
+  auto linger = clock.Monotonic() + std::chrono::milliseconds(500);
+  auto open = [&] {
+    size_t n = 0;
+    for (auto& s : servers) n += s->open_connections();
+    return n;
+  };
+  while (open() > 0 && clock.Monotonic() < linger) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  work.reset();
+  io.stop();
+  for (auto& t : threads) t.join();
+  threads.clear();
+  servers.clear();
+  spdlog::info("stopped");
+}
+
+Status Daemon::Reload() {
+  auto& o = impl_->options;
+  auto fresh = LoadDaemonOptions(o.config_file);
+  if (!fresh.ok()) return fresh.status();
+  if (fresh->log.level != o.log.level) {
+    FACEGATE_RETURN_IF_ERROR(SetLogLevel(fresh->log.level));
+    spdlog::info("log level is now {}", fresh->log.level);
+    o.log.level = fresh->log.level;
+  }
+  // Certificates: admin-provided files are re-read; the generated one is renewed if due.
+  auto keep_listeners = o;
+  o.tls = fresh->tls;
+  for (auto* l : {&o.device, &o.admin, &o.enrollment}) {
+    const auto& f = fresh->device.name == l->name ? fresh->device
+                    : fresh->admin.name == l->name ? fresh->admin
+                                                   : fresh->enrollment;
+    l->cert_file = f.cert_file;
+    l->key_file = f.key_file;
+    if (f.address != l->address || f.port != l->port || f.enabled != l->enabled) {
+      spdlog::warn("listeners.{}: address, port or enabled changed; restart facegated to apply",
+                   l->name);
+    }
+  }
+  auto cert = net::EnsureServerCertificate(
+      *impl_->ca, impl_->pki_dir(), kServerCertName, impl_->CertificateRequest(), impl_->clock,
+      std::chrono::hours(24) * o.tls.renew_before_days);
+  if (!cert.ok()) {
+    o = keep_listeners;
+    return cert.status().WithContext("server certificate");
+  }
+  impl_->server_cert = std::move(cert).value();
+  std::vector<std::shared_ptr<asio::ssl::context>> contexts;
+  for (auto& s : impl_->servers) {
+    const net::ListenerOptions* l = s->options().name == "device"  ? &o.device
+                                    : s->options().name == "admin" ? &o.admin
+                                                                   : &o.enrollment;
+    auto tls = impl_->MakeTls(*l);
+    if (!tls.ok()) {
+      o = keep_listeners;
+      return tls.status();
+    }
+    contexts.push_back(*tls);
+  }
+  // Only swap once every listener's new context was built: all or nothing.
+  for (size_t i = 0; i < impl_->servers.size(); ++i) {
+    impl_->servers[i]->ReplaceTlsContext(contexts[i]);
+  }
+  spdlog::info("reloaded: certificates of {} listeners replaced", impl_->servers.size());
+  return Status::Ok();
+}
+
+uint16_t Daemon::bound_port(const std::string& listener) const {
+  for (const auto& s : impl_->servers) {
+    if (s->options().name == listener) return s->bound_port();
+  }
+  return 0;
+}
+
+}  // namespace facegate::daemon

@@ -1,0 +1,114 @@
+// facegated's command line.
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+#include <string>
+
+#include "facegate/core/logging.h"
+#include "facegate/core/version.h"
+#include "facegate/daemon/daemon.h"
+#include "signals.h"
+
+namespace facegate::daemon {
+namespace {
+
+constexpr const char* kDefaultConfig = "/etc/facegate/facegate.json";
+
+// Exit codes: 0 success, 1 failure at run time, 2 bad usage or configuration.
+constexpr int kExitFailure = 1;
+constexpr int kExitUsage = 2;
+
+void PrintHelp() {
+  std::printf(
+      "Usage: facegated [--config FILE] [--init | --check-config]\n"
+      "\n"
+      "Facegate's face-recognition access server. Door terminals send captures to the\n"
+      "device listener over HTTPS; admins use the admin listener (and facegatectl).\n"
+      "\n"
+      "Options:\n"
+      "  -c, --config FILE   configuration file (default %s)\n"
+      "      --init          create the data directory, template key, local CA and server\n"
+      "                      certificate if missing, then exit (no serving)\n"
+      "      --check-config  validate the configuration file and exit\n"
+      "      --version       print the version and exit\n"
+      "  -h, --help          show this help\n"
+      "\n"
+      "Signals: SIGTERM/SIGINT drain and exit 0; SIGHUP reloads certificates and the log level.\n"
+      "Exit codes: 0 success, 1 run-time failure, 2 bad usage or configuration.\n"
+      "Documentation: docs/facegated.md, docs/config.md\n",
+      kDefaultConfig);
+}
+
+}  // namespace
+
+int DaemonMain(int argc, char** argv) {
+  std::string config_path = kDefaultConfig;
+  bool init_only = false, check_only = false;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "-h" || arg == "--help") {
+      PrintHelp();
+      return 0;
+    } else if (arg == "--version") {
+      std::printf("facegated %s (%s, %s)\n", std::string(Version()).c_str(),
+                  std::string(BuildType()).c_str(), std::string(CompilerId()).c_str());
+      return 0;
+    } else if (arg == "-c" || arg == "--config") {
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "facegated: %s needs a file name\n", arg.c_str());
+        return kExitUsage;
+      }
+      config_path = argv[++i];
+    } else if (arg.rfind("--config=", 0) == 0) {
+      config_path = arg.substr(std::strlen("--config="));
+    } else if (arg == "--init") {
+      init_only = true;
+    } else if (arg == "--check-config") {
+      check_only = true;
+    } else {
+      std::fprintf(stderr, "facegated: unknown argument '%s' (see --help)\n", arg.c_str());
+      return kExitUsage;
+    }
+  }
+
+  auto options = LoadDaemonOptions(config_path);
+  if (!options.ok()) {
+    std::fprintf(stderr, "facegated: %s\n", options.status().message().c_str());
+    return kExitUsage;
+  }
+  if (check_only) {
+    std::printf("%s: OK\n", config_path.c_str());
+    return 0;
+  }
+  if (Status s = InitLogging(options->log); !s.ok()) {
+    std::fprintf(stderr, "facegated: %s\n", s.ToString().c_str());
+    return kExitUsage;
+  }
+  // Signals are turned into flags before anything slow starts, so an early SIGTERM is kept.
+  InstallSignalHandlers();
+  spdlog::info("facegated {} starting config={} data_dir={}", Version(), config_path,
+               options->data_dir.string());
+
+  auto daemon = Daemon::Create(*options, SystemClock::Instance());
+  if (!daemon.ok()) {
+    spdlog::critical("{}", daemon.status().ToString());
+    return kExitFailure;
+  }
+  if (Status s = (*daemon)->Initialize(); !s.ok()) {
+    spdlog::critical("initialisation failed: {}", s.ToString());
+    return kExitFailure;
+  }
+  if (init_only) {
+    spdlog::info("initialised {}", options->data_dir.string());
+    return 0;
+  }
+  if (Status s = (*daemon)->Start(); !s.ok()) {
+    spdlog::critical("start-up failed: {}", s.ToString());
+    return kExitFailure;
+  }
+  return (*daemon)->RunUntilStopped();
+}
+
+}  // namespace facegate::daemon

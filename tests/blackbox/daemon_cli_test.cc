@@ -1,0 +1,115 @@
+// Black-box: facegated's command line (--init, --version, --help, unknown arguments).
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <string>
+
+#include "blackbox/facegated_fixture.h"
+#include "facegate/core/version.h"
+#include "facegate/net/pki.h"
+
+namespace facegate::testing {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+mode_t ModeOf(const std::filesystem::path& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return static_cast<mode_t>(-1);
+  return st.st_mode & 07777;
+}
+
+TEST(DaemonCliTest, InitCreatesTheDataDirAndExitsWithoutServing) {
+  FacegatedUnderTest daemon;
+  daemon.WriteConfig();
+  auto run = daemon.Run({"--init", "--config", daemon.config_path().string()});
+  ASSERT_TRUE(run.ok()) << run.status().ToString();
+  ASSERT_TRUE(run->exit.has_value()) << "--init kept running; output:\n" << run->output;
+  EXPECT_EQ(run->exit->ToString(), "exit code 0") << run->output;
+
+  EXPECT_EQ(ModeOf(daemon.data_dir()), 0750u);
+  EXPECT_EQ(ModeOf(daemon.pki_dir()), 0700u);
+  EXPECT_EQ(ModeOf(daemon.pki_dir() / "ca.key"), 0600u);
+  EXPECT_EQ(ModeOf(daemon.pki_dir() / "server.key"), 0600u);
+  EXPECT_TRUE(std::filesystem::exists(daemon.pki_dir() / "ca.crt"));
+  EXPECT_TRUE(std::filesystem::exists(daemon.pki_dir() / "server.crt"));
+  auto template_key = daemon.data_dir() / "keys" / "template.key";
+  EXPECT_EQ(ModeOf(template_key), 0600u);
+  std::error_code ec;
+  EXPECT_EQ(std::filesystem::file_size(template_key, ec), 32u) << ec.message();
+  // Nothing was bound, so nothing was announced.
+  EXPECT_FALSE(std::filesystem::exists(daemon.ports_file()));
+  EXPECT_THAT(run->output, ::testing::Not(HasSubstr("listener=")));
+
+  // A later start uses what --init made.
+  auto ca = net::InspectCertificatePem(daemon.ca_pem());
+  ASSERT_TRUE(ca.ok()) << ca.status().ToString();
+  auto again = daemon.Run({"--init", "--config", daemon.config_path().string()});
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  ASSERT_TRUE(again->exit.has_value()) << again->output;
+  EXPECT_EQ(again->exit->ToString(), "exit code 0") << again->output;
+  ASSERT_TRUE(daemon.Start().ok()) << daemon.log();
+  auto served_ca = net::InspectCertificatePem(daemon.ca_pem());
+  ASSERT_TRUE(served_ca.ok()) << served_ca.status().ToString();
+  EXPECT_EQ(served_ca->sha256_fingerprint_hex, ca->sha256_fingerprint_hex);
+  auto exit = daemon.Stop();
+  ASSERT_TRUE(exit.has_value()) << daemon.log();
+  EXPECT_EQ(exit->ToString(), "exit code 0") << daemon.log();
+}
+
+TEST(DaemonCliTest, ConfigMayBeGivenWithAnEqualsSign) {
+  FacegatedUnderTest daemon;
+  daemon.WriteConfig();
+  auto run = daemon.Run({"--check-config", "--config=" + daemon.config_path().string()});
+  ASSERT_TRUE(run.ok()) << run.status().ToString();
+  ASSERT_TRUE(run->exit.has_value()) << run->output;
+  EXPECT_EQ(run->exit->ToString(), "exit code 0") << run->output;
+  auto short_form = daemon.Run({"-c", daemon.config_path().string(), "--check-config"});
+  ASSERT_TRUE(short_form.ok()) << short_form.status().ToString();
+  ASSERT_TRUE(short_form->exit.has_value()) << short_form->output;
+  EXPECT_EQ(short_form->exit->ToString(), "exit code 0") << short_form->output;
+}
+
+TEST(DaemonCliTest, VersionPrintsTheVersionAndExitsZero) {
+  FacegatedUnderTest daemon;
+  auto run = daemon.Run({"--version"});
+  ASSERT_TRUE(run.ok()) << run.status().ToString();
+  ASSERT_TRUE(run->exit.has_value()) << run->output;
+  EXPECT_EQ(run->exit->ToString(), "exit code 0") << run->output;
+  EXPECT_THAT(run->output, StartsWith("facegated " + std::string(Version())));
+}
+
+TEST(DaemonCliTest, HelpExitsZeroAndDescribesTheOptions) {
+  FacegatedUnderTest daemon;
+  for (const char* flag : {"--help", "-h"}) {
+    SCOPED_TRACE(flag);
+    auto run = daemon.Run({flag});
+    ASSERT_TRUE(run.ok()) << run.status().ToString();
+    ASSERT_TRUE(run->exit.has_value()) << run->output;
+    EXPECT_EQ(run->exit->ToString(), "exit code 0") << run->output;
+    EXPECT_THAT(run->output, HasSubstr("--config"));
+    EXPECT_THAT(run->output, HasSubstr("--init"));
+    EXPECT_THAT(run->output, HasSubstr("--check-config"));
+  }
+}
+
+TEST(DaemonCliTest, UnknownArgumentExitsTwo) {
+  FacegatedUnderTest daemon;
+  daemon.WriteConfig();
+  auto run = daemon.Run({"--config", daemon.config_path().string(), "--frobnicate"});
+  ASSERT_TRUE(run.ok()) << run.status().ToString();
+  ASSERT_TRUE(run->exit.has_value()) << run->output;
+  EXPECT_EQ(run->exit->ToString(), "exit code 2") << run->output;
+  EXPECT_THAT(run->output, HasSubstr("--frobnicate"));
+  EXPECT_FALSE(std::filesystem::exists(daemon.data_dir()));
+
+  auto missing_value = daemon.Run({"--config"});
+  ASSERT_TRUE(missing_value.ok()) << missing_value.status().ToString();
+  ASSERT_TRUE(missing_value->exit.has_value()) << missing_value->output;
+  EXPECT_EQ(missing_value->exit->ToString(), "exit code 2") << missing_value->output;
+}
+
+}  // namespace
+}  // namespace facegate::testing

@@ -1,0 +1,322 @@
+// Black-box: facegated starts, serves health and metrics over TLS that verifies against its
+// own CA, keeps its secrets with tight modes, and stops cleanly on SIGTERM and SIGINT.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+
+#include "blackbox/facegated_fixture.h"
+#include "facegate/net/pki.h"
+
+namespace facegate::testing {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+mode_t ModeOf(const std::filesystem::path& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return static_cast<mode_t>(-1);
+  return st.st_mode & 07777;
+}
+
+// GET `target` on a fresh verified connection.
+Result<HttpReply> Get(const FacegatedUnderTest& daemon, uint16_t port, const std::string& target) {
+  auto client = daemon.Connect(port);
+  if (!client.ok()) return client.status();
+  return (*client)->Request("GET", target);
+}
+
+TEST(DaemonLifecycleTest, ServesHealthOverTlsVerifiedAgainstItsOwnCa) {
+  FacegatedUnderTest daemon;
+  ASSERT_TRUE(daemon.Start().ok()) << daemon.log();
+  ASSERT_NE(daemon.device_port(), 0);
+  ASSERT_NE(daemon.admin_port(), 0);
+  ASSERT_NE(daemon.device_port(), daemon.admin_port());
+
+  auto ca = net::InspectCertificatePem(daemon.ca_pem());
+  ASSERT_TRUE(ca.ok()) << ca.status().ToString();
+  EXPECT_TRUE(ca->is_ca);
+
+  for (uint16_t port : {daemon.device_port(), daemon.admin_port()}) {
+    SCOPED_TRACE("port " + std::to_string(port));
+    // The handshake fails unless the chain verifies against data_dir/pki/ca.crt.
+    auto client = daemon.Connect(port);
+    ASSERT_TRUE(client.ok()) << client.status().ToString();
+    auto leaf = net::InspectCertificatePem((*client)->peer_certificate_pem());
+    ASSERT_TRUE(leaf.ok()) << leaf.status().ToString();
+    EXPECT_EQ(leaf->issuer, ca->subject);
+    EXPECT_FALSE(leaf->is_ca);
+    // Terminals know the server by IP: the address must be a SAN for the name check to pass.
+    EXPECT_THAT(leaf->ip_addresses, ::testing::Contains("127.0.0.1"));
+
+    auto health = (*client)->Request("GET", "/healthz");
+    ASSERT_TRUE(health.ok()) << health.status().ToString();
+    EXPECT_EQ(health->status, 200) << health->body;
+    // Same connection again: keep-alive works.
+    auto ready = (*client)->Request("GET", "/readyz");
+    ASSERT_TRUE(ready.ok()) << ready.status().ToString();
+    EXPECT_EQ(ready->status, 200) << ready->body;
+    auto body = nlohmann::json::parse(ready->body, nullptr, /*allow_exceptions=*/false);
+    ASSERT_FALSE(body.is_discarded()) << ready->body;
+    EXPECT_EQ(body.value("status", ""), "ready") << ready->body;
+  }
+
+  // A client pinned to another CA must be refused.
+  {
+    TempDir other;
+    auto other_ca =
+        net::LocalCa::OpenOrCreate(other.path(), SystemClock::Instance(), std::chrono::hours(24));
+    ASSERT_TRUE(other_ca.ok()) << other_ca.status().ToString();
+    TlsClientOptions wrong;
+    wrong.ca_pem = (*other_ca)->certificate_pem();
+    auto refused = daemon.Connect(daemon.device_port(), wrong);
+    EXPECT_FALSE(refused.ok());
+  }
+
+  auto metrics = Get(daemon, daemon.admin_port(), "/metrics");
+  ASSERT_TRUE(metrics.ok()) << metrics.status().ToString();
+  EXPECT_EQ(metrics->status, 200);
+  EXPECT_THAT(metrics->body, HasSubstr("facegate_build_info"));
+  EXPECT_THAT(metrics->body, HasSubstr("facegate_uptime_seconds"));
+  EXPECT_THAT(metrics->body, HasSubstr("facegate_http_requests_total"));
+  // The requests made above were counted.
+  EXPECT_THAT(metrics->body, HasSubstr("route=\"healthz\""));
+
+  auto device_metrics = Get(daemon, daemon.device_port(), "/metrics");
+  ASSERT_TRUE(device_metrics.ok()) << device_metrics.status().ToString();
+  EXPECT_EQ(device_metrics->status, 404) << device_metrics->body;
+  EXPECT_THAT(device_metrics->body, Not(HasSubstr("facegate_build_info")));
+
+  auto exit = daemon.Stop();
+  ASSERT_TRUE(exit.has_value()) << daemon.log();
+  EXPECT_EQ(exit->ToString(), "exit code 0") << daemon.log();
+}
+
+TEST(DaemonLifecycleTest, CreatesSecretsWithTightModes) {
+  FacegatedUnderTest daemon;
+  ASSERT_TRUE(daemon.Start().ok()) << daemon.log();
+
+  EXPECT_EQ(ModeOf(daemon.data_dir()), 0750u);
+  EXPECT_EQ(ModeOf(daemon.pki_dir()), 0700u);
+  EXPECT_EQ(ModeOf(daemon.data_dir() / "keys"), 0700u);
+  EXPECT_EQ(ModeOf(daemon.pki_dir() / "ca.key"), 0600u);
+  EXPECT_EQ(ModeOf(daemon.pki_dir() / "server.key"), 0600u);
+  EXPECT_TRUE(std::filesystem::exists(daemon.pki_dir() / "ca.crt"));
+  EXPECT_TRUE(std::filesystem::exists(daemon.pki_dir() / "server.crt"));
+  auto template_key = daemon.data_dir() / "keys" / "template.key";
+  EXPECT_EQ(ModeOf(template_key), 0600u);
+  std::error_code ec;
+  EXPECT_EQ(std::filesystem::file_size(template_key, ec), 32u) << ec.message();
+  // Written atomically: no temporary files left behind.
+  for (const auto& dir : {daemon.pki_dir(), daemon.data_dir() / "keys", daemon.dir()}) {
+    for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+      EXPECT_THAT(entry.path().filename().string(), Not(HasSubstr(".new")));
+    }
+  }
+  // Secrets never reach the log.
+  EXPECT_THAT(daemon.log(), Not(HasSubstr("PRIVATE KEY")));
+
+  auto exit = daemon.Stop();
+  ASSERT_TRUE(exit.has_value()) << daemon.log();
+  EXPECT_EQ(exit->ToString(), "exit code 0") << daemon.log();
+}
+
+TEST(DaemonLifecycleTest, TightensLooseModesOfAnExistingDataDir) {
+  FacegatedUnderTest daemon;
+  // Left behind by a careless restore or an admin's mkdir with a wide umask.
+  std::filesystem::create_directories(daemon.pki_dir());
+  std::filesystem::create_directories(daemon.data_dir() / "keys");
+  std::filesystem::permissions(daemon.data_dir(), std::filesystem::perms::all);
+  std::filesystem::permissions(daemon.pki_dir(), std::filesystem::perms::all);
+  std::filesystem::permissions(daemon.data_dir() / "keys", std::filesystem::perms::all);
+  ASSERT_TRUE(daemon.Start().ok()) << daemon.log();
+  EXPECT_EQ(ModeOf(daemon.data_dir()), 0750u);
+  EXPECT_EQ(ModeOf(daemon.pki_dir()), 0700u);
+  EXPECT_EQ(ModeOf(daemon.data_dir() / "keys"), 0700u);
+  auto exit = daemon.Stop();
+  ASSERT_TRUE(exit.has_value()) << daemon.log();
+  EXPECT_EQ(exit->ToString(), "exit code 0") << daemon.log();
+}
+
+TEST(DaemonLifecycleTest, PortsFileNamesTheProcessAndEveryEnabledListener) {
+  FacegatedUnderTest daemon;
+  ASSERT_TRUE(daemon.Start().ok()) << daemon.log();
+  auto doc = nlohmann::json::parse(ReadFileForTest(daemon.ports_file()), nullptr, false);
+  ASSERT_TRUE(doc.is_object()) << ReadFileForTest(daemon.ports_file());
+  EXPECT_EQ(doc.value("pid", 0), daemon.process().pid());
+  ASSERT_TRUE(doc.contains("ports"));
+  EXPECT_EQ(doc["ports"].size(), 2u) << doc.dump() << " (enrollment is disabled)";
+  EXPECT_EQ(doc["ports"].value("device", 0), daemon.device_port());
+  EXPECT_EQ(doc["ports"].value("admin", 0), daemon.admin_port());
+  EXPECT_FALSE(std::filesystem::exists(daemon.dir() / "ports.json.new"));
+  auto exit = daemon.Stop();
+  ASSERT_TRUE(exit.has_value()) << daemon.log();
+  EXPECT_EQ(exit->ToString(), "exit code 0") << daemon.log();
+}
+
+TEST(DaemonLifecycleTest, APortInUseFailsTheStartWithExitCodeOne) {
+  FacegatedUnderTest first;
+  ASSERT_TRUE(first.Start().ok()) << first.log();
+
+  FacegatedUnderTest second;
+  second.config()["listeners"]["device"]["port"] = first.device_port();
+  second.WriteConfig();
+  auto run = second.Run({"--config", second.config_path().string()});
+  ASSERT_TRUE(run.ok()) << run.status().ToString();
+  ASSERT_TRUE(run->exit.has_value()) << "the second daemon kept running:\n" << run->output;
+  EXPECT_EQ(run->exit->ToString(), "exit code 1") << run->output;
+  EXPECT_THAT(run->output, HasSubstr(std::to_string(first.device_port())));
+  EXPECT_FALSE(std::filesystem::exists(second.ports_file()));
+
+  // The first one is unaffected.
+  auto health = Get(first, first.device_port(), "/healthz");
+  ASSERT_TRUE(health.ok()) << health.status().ToString();
+  EXPECT_EQ(health->status, 200);
+  auto exit = first.Stop();
+  ASSERT_TRUE(exit.has_value()) << first.log();
+  EXPECT_EQ(exit->ToString(), "exit code 0") << first.log();
+}
+
+TEST(DaemonLifecycleTest, RestartWithTheSameDataDirKeepsTheCaAndTheTemplateKey) {
+  FacegatedUnderTest daemon;
+  ASSERT_TRUE(daemon.Start().ok()) << daemon.log();
+  std::string first_ca_pem = daemon.ca_pem();
+  auto first_ca = net::InspectCertificatePem(first_ca_pem);
+  ASSERT_TRUE(first_ca.ok()) << first_ca.status().ToString();
+  std::string first_template_key = ReadFileForTest(daemon.data_dir() / "keys" / "template.key");
+  auto exit = daemon.Stop();
+  ASSERT_TRUE(exit.has_value()) << daemon.log();
+  ASSERT_EQ(exit->ToString(), "exit code 0") << daemon.log();
+
+  ASSERT_TRUE(daemon.Start().ok()) << daemon.log();
+  auto second_ca = net::InspectCertificatePem(daemon.ca_pem());
+  ASSERT_TRUE(second_ca.ok()) << second_ca.status().ToString();
+  EXPECT_EQ(second_ca->sha256_fingerprint_hex, first_ca->sha256_fingerprint_hex);
+  EXPECT_EQ(ReadFileForTest(daemon.data_dir() / "keys" / "template.key"), first_template_key);
+  // A terminal that pinned the CA before the restart still connects.
+  TlsClientOptions pinned;
+  pinned.ca_pem = first_ca_pem;
+  auto client = daemon.Connect(daemon.device_port(), pinned);
+  ASSERT_TRUE(client.ok()) << client.status().ToString();
+  auto health = (*client)->Request("GET", "/healthz");
+  ASSERT_TRUE(health.ok()) << health.status().ToString();
+  EXPECT_EQ(health->status, 200);
+
+  exit = daemon.Stop();
+  ASSERT_TRUE(exit.has_value()) << daemon.log();
+  EXPECT_EQ(exit->ToString(), "exit code 0") << daemon.log();
+}
+
+TEST(DaemonLifecycleTest, RestartKeepsAStillValidServerCertificate) {
+  FacegatedUnderTest daemon;
+  ASSERT_TRUE(daemon.Start().ok()) << daemon.log();
+  auto first = net::InspectCertificatePem(ReadFileForTest(daemon.pki_dir() / "server.crt"));
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  auto exit = daemon.Stop();
+  ASSERT_TRUE(exit.has_value()) << daemon.log();
+
+  ASSERT_TRUE(daemon.Start().ok()) << daemon.log();
+  auto second = net::InspectCertificatePem(ReadFileForTest(daemon.pki_dir() / "server.crt"));
+  ASSERT_TRUE(second.ok()) << second.status().ToString();
+  EXPECT_EQ(second->serial_hex, first->serial_hex) << "the server certificate was re-issued";
+
+  // Another address in tls.server_addresses is not covered: a new certificate that has it.
+  daemon.Stop();
+  daemon.config()["tls"]["server_addresses"] = {"127.0.0.1", "10.11.12.13"};
+  ASSERT_TRUE(daemon.Start().ok()) << daemon.log();
+  auto client = daemon.Connect(daemon.device_port());
+  ASSERT_TRUE(client.ok()) << client.status().ToString();
+  auto served = net::InspectCertificatePem((*client)->peer_certificate_pem());
+  ASSERT_TRUE(served.ok()) << served.status().ToString();
+  EXPECT_NE(served->serial_hex, first->serial_hex);
+  EXPECT_THAT(served->ip_addresses, ::testing::Contains("10.11.12.13"));
+  exit = daemon.Stop();
+  ASSERT_TRUE(exit.has_value()) << daemon.log();
+  EXPECT_EQ(exit->ToString(), "exit code 0") << daemon.log();
+}
+
+TEST(DaemonLifecycleTest, SigtermDrainsExitsZeroAndClosesThePorts) {
+  FacegatedUnderTest daemon;
+  ASSERT_TRUE(daemon.Start().ok()) << daemon.log();
+  uint16_t device = daemon.device_port();
+  uint16_t admin = daemon.admin_port();
+
+  auto started = std::chrono::steady_clock::now();
+  // Bound: drain_timeout_ms (2 s) plus generous slack for a loaded machine.
+  auto exit = daemon.Stop(SIGTERM, std::chrono::seconds(10));
+  ASSERT_TRUE(exit.has_value()) << "still running 10 s after SIGTERM; log:\n" << daemon.log();
+  EXPECT_EQ(exit->ToString(), "exit code 0") << daemon.log();
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(10));
+  EXPECT_THAT(daemon.log(), HasSubstr("draining"));
+  EXPECT_THAT(daemon.log(), HasSubstr("stopped"));
+
+  for (uint16_t port : {device, admin}) {
+    int fd = ConnectTcp("127.0.0.1", port);
+    EXPECT_LT(fd, 0) << "port " << port << " still accepts connections";
+    if (fd >= 0) ::close(fd);
+  }
+}
+
+TEST(DaemonLifecycleTest, SigintExitsZero) {
+  FacegatedUnderTest daemon;
+  ASSERT_TRUE(daemon.Start().ok()) << daemon.log();
+  uint16_t device = daemon.device_port();
+  auto exit = daemon.Stop(SIGINT, std::chrono::seconds(10));
+  ASSERT_TRUE(exit.has_value()) << "still running 10 s after SIGINT; log:\n" << daemon.log();
+  EXPECT_EQ(exit->ToString(), "exit code 0") << daemon.log();
+  int fd = ConnectTcp("127.0.0.1", device);
+  EXPECT_LT(fd, 0);
+  if (fd >= 0) ::close(fd);
+}
+
+TEST(DaemonLifecycleTest, SigtermClosesIdleKeepAliveConnectionsAndExitsPromptly) {
+  FacegatedUnderTest daemon;
+  // Idle connections would otherwise live for a minute: only the drain can close them.
+  for (const char* listener : {"device", "admin"}) {
+    daemon.config()["listeners"][listener]["idle_timeout_ms"] = 60000;
+    daemon.config()["listeners"][listener]["request_timeout_ms"] = 60000;
+  }
+  ASSERT_TRUE(daemon.Start().ok()) << daemon.log();
+
+  TlsClientOptions options = daemon.VerifyingClientOptions();
+  options.timeout = std::chrono::seconds(20);
+  auto idle = daemon.Connect(daemon.device_port(), options);
+  ASSERT_TRUE(idle.ok()) << idle.status().ToString();
+  auto health = (*idle)->Request("GET", "/healthz");
+  ASSERT_TRUE(health.ok()) << health.status().ToString();
+  ASSERT_EQ(health->status, 200);
+  ASSERT_TRUE(health->keep_alive);
+  // A connection that finished its handshake but never sent a request.
+  auto silent = daemon.Connect(daemon.admin_port(), options);
+  ASSERT_TRUE(silent.ok()) << silent.status().ToString();
+
+  auto started = std::chrono::steady_clock::now();
+  ASSERT_TRUE(daemon.process().Signal(SIGTERM));
+  // The drain itself must end these connections with a TLS close_notify. Were they left to
+  // the process exit, the client would read a bare EOF, which OpenSSL reports as "unexpected
+  // eof while reading" (a terminal would log a truncated connection).
+  for (auto* client : {idle->get(), silent->get()}) {
+    auto waited_from = std::chrono::steady_clock::now();
+    auto reply = client->ReadResponse();
+    ASSERT_FALSE(reply.ok()) << "an answer nobody asked for";
+    EXPECT_LT(std::chrono::steady_clock::now() - waited_from, std::chrono::seconds(15))
+        << "the connection was not closed (client read timed out)";
+    EXPECT_THAT(reply.status().message(), HasSubstr("connection closed"));
+    EXPECT_THAT(reply.status().message(), Not(HasSubstr("unexpected eof")))
+        << "closed without close_notify: not by the drain";
+  }
+  auto exit = daemon.process().WaitForExit(std::chrono::seconds(10));
+  ASSERT_TRUE(exit.has_value()) << "still running 10 s after SIGTERM; log:\n" << daemon.log();
+  EXPECT_EQ(exit->ToString(), "exit code 0") << daemon.log();
+  // Idle connections are not requests in flight: the drain must not wait for its bound.
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(10));
+  EXPECT_THAT(daemon.log(), Not(HasSubstr("drain timeout")));
+}
+
+}  // namespace
+}  // namespace facegate::testing
