@@ -2,6 +2,7 @@
 
 #include <ifaddrs.h>
 #include <netinet/in.h>
+#include <openssl/rand.h>
 #include <spdlog/spdlog.h>
 #include <systemd/sd-daemon.h>
 
@@ -9,7 +10,6 @@
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/post.hpp>
 #include <nlohmann/json.hpp>
-#include <openssl/rand.h>
 #include <set>
 #include <thread>
 
@@ -67,7 +67,8 @@ Status EnsureTemplateKey(const std::filesystem::path& file) {
     return Status::Ok();
   }
   unsigned char key[32];
-  if (RAND_bytes(key, sizeof key) != 1) return Status::Internal("no randomness for the template key");
+  if (RAND_bytes(key, sizeof key) != 1)
+    return Status::Internal("no randomness for the template key");
   Status s = WriteFileAtomically(
       file, std::string_view(reinterpret_cast<const char*>(key), sizeof key), 0600);
   OPENSSL_cleanse(key, sizeof key);
@@ -185,9 +186,9 @@ Status Daemon::Initialize() {
                                        std::chrono::hours(24) * o.tls.ca_validity_days);
   if (!ca.ok()) return ca.status().WithContext("local CA");
   impl_->ca = std::move(ca).value();
-  auto cert = net::EnsureServerCertificate(
-      *impl_->ca, impl_->pki_dir(), kServerCertName, impl_->CertificateRequest(), impl_->clock,
-      std::chrono::hours(24) * o.tls.renew_before_days);
+  auto cert = net::EnsureServerCertificate(*impl_->ca, impl_->pki_dir(), kServerCertName,
+                                           impl_->CertificateRequest(), impl_->clock,
+                                           std::chrono::hours(24) * o.tls.renew_before_days);
   if (!cert.ok()) return cert.status().WithContext("server certificate");
   impl_->server_cert = std::move(cert).value();
   auto info = net::InspectCertificatePem(impl_->server_cert.certificate_pem);
@@ -216,8 +217,8 @@ Status Daemon::Start() {
     impl_->readiness->Require("listener." + l->name);
     auto tls = impl_->MakeTls(*l);
     if (!tls.ok()) return tls.status();
-    auto server = std::make_unique<net::HttpsServer>(impl_->io, *l, *tls, router_for(*l),
-                                                     &impl_->metrics);
+    auto server =
+        std::make_unique<net::HttpsServer>(impl_->io, *l, *tls, router_for(*l), &impl_->metrics);
     FACEGATE_RETURN_IF_ERROR(server->Start());
     impl_->servers.push_back(std::move(server));
   }
@@ -249,7 +250,8 @@ int Daemon::RunUntilStopped() {
     if (flags & kSignalReload) {
       sd_notify(0, "RELOADING=1");
       Status s = Reload();
-      if (!s.ok()) spdlog::error("reload failed, keeping the running configuration: {}", s.ToString());
+      if (!s.ok())
+        spdlog::error("reload failed, keeping the running configuration: {}", s.ToString());
       sd_notify(0, "READY=1");
     }
   }
@@ -294,21 +296,18 @@ void Daemon::Impl::Drain() {
 }
 
 Status Daemon::Reload() {
-  auto& o = impl_->options;
-  auto fresh = LoadDaemonOptions(o.config_file);
+  const DaemonOptions& current = impl_->options;
+  auto fresh = LoadDaemonOptions(current.config_file);
   if (!fresh.ok()) return fresh.status();
-  if (fresh->log.level != o.log.level) {
-    FACEGATE_RETURN_IF_ERROR(SetLogLevel(fresh->log.level));
-    spdlog::info("log level is now {}", fresh->log.level);
-    o.log.level = fresh->log.level;
-  }
-  // Certificates: admin-provided files are re-read; the generated one is renewed if due.
-  auto keep_listeners = o;
-  o.tls = fresh->tls;
-  for (auto* l : {&o.device, &o.admin, &o.enrollment}) {
-    const auto& f = fresh->device.name == l->name ? fresh->device
-                    : fresh->admin.name == l->name ? fresh->admin
-                                                   : fresh->enrollment;
+  // Build everything first and apply only when all of it worked: a failed reload changes
+  // nothing (the log level included).
+  DaemonOptions next = current;
+  next.log.level = fresh->log.level;
+  next.tls = fresh->tls;
+  for (auto* l : {&next.device, &next.admin, &next.enrollment}) {
+    const net::ListenerOptions& f = l->name == "device"  ? fresh->device
+                                    : l->name == "admin" ? fresh->admin
+                                                         : fresh->enrollment;
     l->cert_file = f.cert_file;
     l->key_file = f.key_file;
     if (f.address != l->address || f.port != l->port || f.enabled != l->enabled) {
@@ -316,27 +315,39 @@ Status Daemon::Reload() {
                    l->name);
     }
   }
+  std::swap(impl_->options, next);  // CertificateRequest and MakeTls read impl_->options
+  auto restore = [&] { std::swap(impl_->options, next); };
   auto cert = net::EnsureServerCertificate(
       *impl_->ca, impl_->pki_dir(), kServerCertName, impl_->CertificateRequest(), impl_->clock,
-      std::chrono::hours(24) * o.tls.renew_before_days);
+      std::chrono::hours(24) * impl_->options.tls.renew_before_days);
   if (!cert.ok()) {
-    o = keep_listeners;
+    restore();
     return cert.status().WithContext("server certificate");
   }
-  impl_->server_cert = std::move(cert).value();
+  net::CertificateAndKey previous_cert = impl_->server_cert;
+  impl_->server_cert = *cert;
   std::vector<std::shared_ptr<asio::ssl::context>> contexts;
   for (auto& s : impl_->servers) {
-    const net::ListenerOptions* l = s->options().name == "device"  ? &o.device
-                                    : s->options().name == "admin" ? &o.admin
-                                                                   : &o.enrollment;
-    auto tls = impl_->MakeTls(*l);
+    const std::string& name = s->options().name;
+    const auto& o = impl_->options;
+    auto tls = impl_->MakeTls(name == "device"  ? o.device
+                              : name == "admin" ? o.admin
+                                                : o.enrollment);
     if (!tls.ok()) {
-      o = keep_listeners;
+      impl_->server_cert = previous_cert;
+      restore();
       return tls.status();
     }
     contexts.push_back(*tls);
   }
-  // Only swap once every listener's new context was built: all or nothing.
+  if (Status s = SetLogLevel(impl_->options.log.level); !s.ok()) {
+    impl_->server_cert = previous_cert;
+    restore();
+    return s;
+  }
+  if (impl_->options.log.level != next.log.level) {
+    spdlog::info("log level is now {}", impl_->options.log.level);
+  }
   for (size_t i = 0; i < impl_->servers.size(); ++i) {
     impl_->servers[i]->ReplaceTlsContext(contexts[i]);
   }

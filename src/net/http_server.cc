@@ -98,8 +98,7 @@ const Handler* Router::Match(RequestContext* context, HttpResponse* error) const
   if (!allowed.empty()) {
     context->route = "method_not_allowed";
     *error = MakeErrorResponse(context->message, http::status::method_not_allowed,
-                               "method_not_allowed",
-                               "this path accepts " + allowed);
+                               "method_not_allowed", "this path accepts " + allowed);
     error->set(http::field::allow, allowed);
   } else {
     context->route = "not_found";
@@ -118,7 +117,8 @@ Responder::State::~State() {
   if (!answered.load()) {
     HttpResponse res{http::status::internal_server_error, 11};
     res.set(http::field::content_type, "application/json");
-    res.body() = R"({"error":"internal","message":"the request was dropped without an answer"})" "\n";
+    res.body() = R"({"error":"internal","message":"the request was dropped without an answer"})"
+                 "\n";
     res.prepare_payload();
     sink->Deliver(std::move(res));
   }
@@ -171,8 +171,8 @@ struct HttpsServer::Impl : std::enable_shared_from_this<HttpsServer::Impl> {
         retry_timer(acceptor.get_executor()) {
     const std::vector<std::string> l = {"listener"};
     const std::vector<std::string> v = {options.name};
-    connections_gauge = metrics->GetGauge("facegate_http_connections",
-                                          "Open connections per listener.", l, v);
+    connections_gauge =
+        metrics->GetGauge("facegate_http_connections", "Open connections per listener.", l, v);
     accepted = metrics->GetCounter("facegate_http_connections_accepted_total",
                                    "Connections accepted per listener.", l, v);
     in_flight_gauge = metrics->GetGauge("facegate_http_requests_in_flight",
@@ -240,7 +240,10 @@ class Session : public std::enable_shared_from_this<Session>, public Responder::
  public:
   Session(std::shared_ptr<HttpsServer::Impl> server, tcp::socket&& socket,
           std::shared_ptr<ssl::context> tls, uint64_t id)
-      : server_(std::move(server)), tls_(std::move(tls)), stream_(std::move(socket), *tls_), id_(id) {
+      : server_(std::move(server)),
+        tls_(std::move(tls)),
+        stream_(std::move(socket), *tls_),
+        id_(id) {
     beast::error_code ec;
     auto ep = beast::get_lowest_layer(stream_).socket().remote_endpoint(ec);
     if (!ec) {
@@ -284,10 +287,9 @@ class Session : public std::enable_shared_from_this<Session>, public Responder::
     state_ = State::kHandshake;
     beast::get_lowest_layer(stream_).expires_after(
         std::chrono::milliseconds(server_->options.handshake_timeout_ms));
-    stream_.async_handshake(ssl::stream_base::server,
-                            [self = shared_from_this()](beast::error_code ec) {
-                              self->OnHandshake(ec);
-                            });
+    stream_.async_handshake(
+        ssl::stream_base::server,
+        [self = shared_from_this()](beast::error_code ec) { self->OnHandshake(ec); });
   }
 
   void OnHandshake(beast::error_code ec) {
@@ -320,10 +322,9 @@ class Session : public std::enable_shared_from_this<Session>, public Responder::
     int timeout_ms =
         requests_ == 0 ? server_->options.request_timeout_ms : server_->options.idle_timeout_ms;
     beast::get_lowest_layer(stream_).expires_after(std::chrono::milliseconds(timeout_ms));
-    http::async_read_header(stream_, buffer_, *parser_,
-                            [self = shared_from_this()](beast::error_code ec, size_t) {
-                              self->OnHeader(ec);
-                            });
+    http::async_read_header(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, size_t) { self->OnHeader(ec); });
   }
 
   void OnHeader(beast::error_code ec) {
@@ -347,10 +348,9 @@ class Session : public std::enable_shared_from_this<Session>, public Responder::
   }
 
   void ReadBody() {
-    http::async_read(stream_, buffer_, *parser_,
-                     [self = shared_from_this()](beast::error_code ec, size_t) {
-                       self->OnRead(ec);
-                     });
+    http::async_read(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, size_t) { self->OnRead(ec); });
   }
 
   void OnReadError(beast::error_code ec) {
@@ -456,10 +456,9 @@ class Session : public std::enable_shared_from_this<Session>, public Responder::
     state_ = State::kWriting;
     beast::get_lowest_layer(stream_).expires_after(
         std::chrono::milliseconds(server_->options.write_timeout_ms));
-    http::async_write(stream_, *response_,
-                      [self = shared_from_this()](beast::error_code ec, size_t) {
-                        self->OnWrite(ec);
-                      });
+    http::async_write(
+        stream_, *response_,
+        [self = shared_from_this()](beast::error_code ec, size_t) { self->OnWrite(ec); });
   }
 
   void OnWrite(beast::error_code ec) {
@@ -562,9 +561,8 @@ HttpsServer::HttpsServer(asio::io_context& io, ListenerOptions options,
                                    metrics)) {}
 
 HttpsServer::~HttpsServer() {
-  beast::error_code ec;
-  impl_->draining.store(true);
-  impl_->acceptor.close(ec);
+  // The acceptor belongs to its strand: close it there, as Drain does.
+  Drain();
 }
 
 Status HttpsServer::Start() {
@@ -582,7 +580,9 @@ Status HttpsServer::Start() {
                                ec.message());
   }
   acceptor.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) return Status::Unavailable("listener " + impl_->options.name + " cannot listen: " + ec.message());
+  if (ec)
+    return Status::Unavailable("listener " + impl_->options.name +
+                               " cannot listen: " + ec.message());
   impl_->port = acceptor.local_endpoint().port();
   asio::dispatch(acceptor.get_executor(), [impl = impl_] { impl->Accept(); });
   return Status::Ok();

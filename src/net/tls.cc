@@ -18,6 +18,18 @@ struct PkeyFree {
   void operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); }
 };
 
+// After reading PEM blocks until the reader fails: OK when it failed only because no further
+// block starts (trailing text or the end); otherwise a block was damaged.
+Status EndOfPemBlocks(const char* what, int blocks_read) {
+  unsigned long e = ERR_peek_last_error();
+  if (e == 0 || (ERR_GET_LIB(e) == ERR_LIB_PEM && ERR_GET_REASON(e) == PEM_R_NO_START_LINE)) {
+    ERR_clear_error();
+    return Status::Ok();
+  }
+  return Status::InvalidArgument(std::string(what) + " number " + std::to_string(blocks_read + 1) +
+                                 " is damaged: " + OpenSslErrors());
+}
+
 }  // namespace
 
 std::string OpenSslErrors() {
@@ -48,21 +60,23 @@ Result<std::shared_ptr<boost::asio::ssl::context>> MakeServerTlsContext(
     return Status::Internal("cannot set the TLS 1.2 cipher list: " + OpenSslErrors());
   }
 
-  std::unique_ptr<BIO, BioFree> bio(
-      BIO_new_mem_buf(config.certificate_chain_pem.data(),
-                      static_cast<int>(config.certificate_chain_pem.size())));
+  std::unique_ptr<BIO, BioFree> bio(BIO_new_mem_buf(
+      config.certificate_chain_pem.data(), static_cast<int>(config.certificate_chain_pem.size())));
   std::unique_ptr<X509, X509Free> leaf(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
-  if (!leaf) return Status::InvalidArgument("the server certificate is not PEM: " + OpenSslErrors());
+  if (!leaf)
+    return Status::InvalidArgument("the server certificate is not PEM: " + OpenSslErrors());
   if (SSL_CTX_use_certificate(native, leaf.get()) != 1) {
     return Status::InvalidArgument("the server certificate was refused: " + OpenSslErrors());
   }
+  int chain_read = 1;
   while (X509* extra = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) {
     if (SSL_CTX_add0_chain_cert(native, extra) != 1) {  // takes ownership on success
       X509_free(extra);
       return Status::InvalidArgument("a chain certificate was refused: " + OpenSslErrors());
     }
+    ++chain_read;
   }
-  ERR_clear_error();  // the loop ends on a "no start line" error
+  FACEGATE_RETURN_IF_ERROR(EndOfPemBlocks("certificate", chain_read));
 
   std::unique_ptr<BIO, BioFree> key_bio(BIO_new_mem_buf(
       config.private_key_pem.data(), static_cast<int>(config.private_key_pem.size())));
@@ -80,11 +94,13 @@ Result<std::shared_ptr<boost::asio::ssl::context>> MakeServerTlsContext(
         config.client_ca_pem.data(), static_cast<int>(config.client_ca_pem.size())));
     int added = 0;
     while (X509* ca = PEM_read_bio_X509(ca_bio.get(), nullptr, nullptr, nullptr)) {
-      X509_STORE_add_cert(store, ca);
+      int ok = X509_STORE_add_cert(store, ca);
       X509_free(ca);
+      if (ok != 1)
+        return Status::InvalidArgument("a client CA certificate was refused: " + OpenSslErrors());
       ++added;
     }
-    ERR_clear_error();
+    FACEGATE_RETURN_IF_ERROR(EndOfPemBlocks("client CA certificate", added));
     if (added == 0) return Status::InvalidArgument("no client CA certificate given");
     int mode = SSL_VERIFY_PEER;
     if (config.client_certificates == ClientCertificateMode::kRequired) {

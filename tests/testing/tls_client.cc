@@ -7,6 +7,7 @@
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -66,6 +67,12 @@ TlsClient::~TlsClient() = default;
 
 Result<std::unique_ptr<TlsClient>> TlsClient::Connect(const std::string& host, uint16_t port,
                                                       const TlsClientOptions& o) {
+  // A server that refuses us may close the socket under a write: no SIGPIPE for the test.
+  static const bool sigpipe_ignored = [] {
+    ::signal(SIGPIPE, SIG_IGN);
+    return true;
+  }();
+  (void)sigpipe_ignored;
   ERR_clear_error();
   auto impl = std::make_unique<Impl>();
   impl->ctx = SSL_CTX_new(TLS_client_method());
@@ -86,7 +93,8 @@ Result<std::unique_ptr<TlsClient>> TlsClient::Connect(const std::string& host, u
     SSL_CTX_set_verify(impl->ctx, SSL_VERIFY_PEER, nullptr);
   }
   if (!o.client_cert_pem.empty()) {
-    BIO* bio = BIO_new_mem_buf(o.client_cert_pem.data(), static_cast<int>(o.client_cert_pem.size()));
+    BIO* bio =
+        BIO_new_mem_buf(o.client_cert_pem.data(), static_cast<int>(o.client_cert_pem.size()));
     X509* x = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr);
     BIO_free(bio);
     BIO* kbio = BIO_new_mem_buf(o.client_key_pem.data(), static_cast<int>(o.client_key_pem.size()));
@@ -99,7 +107,8 @@ Result<std::unique_ptr<TlsClient>> TlsClient::Connect(const std::string& host, u
     if (!ok) return Status::InvalidArgument("client certificate/key refused: " + SslErrors());
   }
   impl->fd = ConnectTcp(host, port);
-  if (impl->fd < 0) return Status::Unavailable("cannot connect to " + host + ":" + std::to_string(port));
+  if (impl->fd < 0)
+    return Status::Unavailable("cannot connect to " + host + ":" + std::to_string(port));
   timeval tv{static_cast<time_t>(o.timeout.count() / 1000),
              static_cast<suseconds_t>((o.timeout.count() % 1000) * 1000)};
   ::setsockopt(impl->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
@@ -113,8 +122,10 @@ Result<std::unique_ptr<TlsClient>> TlsClient::Connect(const std::string& host, u
   if (SSL_connect(impl->ssl) != 1) {
     long verify = SSL_get_verify_result(impl->ssl);
     std::string why = SslErrors();
-    if (verify != X509_V_OK) why += " (verify: " + std::string(X509_verify_cert_error_string(verify)) + ")";
-    return Status::Unavailable("TLS handshake failed: " + (why.empty() ? "connection closed" : why));
+    if (verify != X509_V_OK)
+      why += " (verify: " + std::string(X509_verify_cert_error_string(verify)) + ")";
+    return Status::Unavailable("TLS handshake failed: " +
+                               (why.empty() ? "connection closed" : why));
   }
   return std::unique_ptr<TlsClient>(new TlsClient(std::move(impl)));
 }
