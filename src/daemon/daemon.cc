@@ -292,6 +292,10 @@ void Daemon::Impl::Drain() {
   for (auto& t : threads) t.join();
   threads.clear();
   servers.clear();
+  if (!options.server.ports_file.empty()) {
+    std::error_code ec;
+    std::filesystem::remove(options.server.ports_file, ec);  // the ports are no longer bound
+  }
   spdlog::info("stopped");
 }
 

@@ -1,8 +1,7 @@
 #include "facegate/daemon/options.h"
 
-#include <nlohmann/json.hpp>
-
 #include <boost/asio/ip/address.hpp>
+#include <nlohmann/json.hpp>
 
 #include "facegate/core/files.h"
 

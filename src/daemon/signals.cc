@@ -51,7 +51,9 @@ void InstallSignalHandlers() {
 unsigned WaitForSignals(std::chrono::milliseconds timeout) {
   unsigned flags = g_flags.exchange(0);
   if (flags != 0 || g_pipe[0] < 0) return flags;
-  struct pollfd pfd {g_pipe[0], POLLIN, 0};
+  struct pollfd pfd {
+    g_pipe[0], POLLIN, 0
+  };
   ::poll(&pfd, 1, static_cast<int>(timeout.count()));
   char drain[64];
   while (::read(g_pipe[0], drain, sizeof drain) > 0) {

@@ -153,7 +153,7 @@ TEST(DaemonConfigTest, CheckConfigAcceptsAGoodFileWithoutTouchingAnything) {
   ASSERT_TRUE(run.ok()) << run.status().ToString();
   ASSERT_TRUE(run->exit.has_value()) << run->output;
   EXPECT_EQ(run->exit->ToString(), "exit code 0") << run->output;
-  EXPECT_THAT(run->output, HasSubstr("OK"));
+  EXPECT_THAT(run->output, HasSubstr(daemon.config_path().string() + ": OK"));
   EXPECT_FALSE(std::filesystem::exists(daemon.data_dir()));
   EXPECT_FALSE(std::filesystem::exists(daemon.ports_file()));
 

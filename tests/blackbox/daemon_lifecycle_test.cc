@@ -106,8 +106,9 @@ TEST(DaemonLifecycleTest, CreatesSecretsWithTightModes) {
   EXPECT_EQ(ModeOf(daemon.data_dir() / "keys"), 0700u);
   EXPECT_EQ(ModeOf(daemon.pki_dir() / "ca.key"), 0600u);
   EXPECT_EQ(ModeOf(daemon.pki_dir() / "server.key"), 0600u);
-  EXPECT_TRUE(std::filesystem::exists(daemon.pki_dir() / "ca.crt"));
-  EXPECT_TRUE(std::filesystem::exists(daemon.pki_dir() / "server.crt"));
+  // Certificates are public: terminals and admins read them.
+  EXPECT_EQ(ModeOf(daemon.pki_dir() / "ca.crt"), 0644u);
+  EXPECT_EQ(ModeOf(daemon.pki_dir() / "server.crt"), 0644u);
   auto template_key = daemon.data_dir() / "keys" / "template.key";
   EXPECT_EQ(ModeOf(template_key), 0600u);
   std::error_code ec;
@@ -159,6 +160,26 @@ TEST(DaemonLifecycleTest, PortsFileNamesTheProcessAndEveryEnabledListener) {
   EXPECT_EQ(exit->ToString(), "exit code 0") << daemon.log();
 }
 
+TEST(DaemonLifecycleTest, EnabledEnrollmentListenerIsBoundAndAnnounced) {
+  FacegatedUnderTest daemon;
+  daemon.config()["listeners"]["enrollment"] = {
+      {"enabled", true}, {"address", "127.0.0.1"}, {"port", 0}};
+  ASSERT_TRUE(daemon.Start().ok()) << daemon.log();
+  uint16_t enrollment = daemon.port("enrollment");
+  ASSERT_NE(enrollment, 0) << ReadFileForTest(daemon.ports_file());
+  EXPECT_NE(enrollment, daemon.device_port());
+  EXPECT_NE(enrollment, daemon.admin_port());
+  auto health = Get(daemon, enrollment, "/healthz");
+  ASSERT_TRUE(health.ok()) << health.status().ToString();
+  EXPECT_EQ(health->status, 200);
+  auto metrics = Get(daemon, enrollment, "/metrics");
+  ASSERT_TRUE(metrics.ok()) << metrics.status().ToString();
+  EXPECT_EQ(metrics->status, 404) << "metrics are for the admin listener only";
+  auto exit = daemon.Stop();
+  ASSERT_TRUE(exit.has_value()) << daemon.log();
+  EXPECT_EQ(exit->ToString(), "exit code 0") << daemon.log();
+}
+
 TEST(DaemonLifecycleTest, APortInUseFailsTheStartWithExitCodeOne) {
   FacegatedUnderTest first;
   ASSERT_TRUE(first.Start().ok()) << first.log();
@@ -180,6 +201,56 @@ TEST(DaemonLifecycleTest, APortInUseFailsTheStartWithExitCodeOne) {
   auto exit = first.Stop();
   ASSERT_TRUE(exit.has_value()) << first.log();
   EXPECT_EQ(exit->ToString(), "exit code 0") << first.log();
+}
+
+TEST(DaemonLifecycleTest, ADamagedCaStopsTheStartWithExitCodeOneAndIsKept) {
+  FacegatedUnderTest daemon;
+  daemon.WriteConfig();
+  auto init = daemon.Run({"--init", "--config", daemon.config_path().string()});
+  ASSERT_TRUE(init.ok() && init->exit.has_value()) << (init.ok() ? init->output : "");
+  ASSERT_EQ(init->exit->ToString(), "exit code 0") << init->output;
+
+  const std::string damaged = "-----BEGIN CERTIFICATE-----\nnot base64 at all\n";
+  WriteFileForTest(daemon.pki_dir() / "ca.crt", damaged);
+  auto run = daemon.Run({"--config", daemon.config_path().string()}, std::chrono::seconds(10));
+  ASSERT_TRUE(run.ok()) << run.status().ToString();
+  ASSERT_TRUE(run->exit.has_value()) << "served with a damaged CA:\n" << run->output;
+  EXPECT_EQ(run->exit->ToString(), "exit code 1") << run->output;
+  EXPECT_THAT(run->output, HasSubstr("ca.crt"));
+  EXPECT_FALSE(std::filesystem::exists(daemon.ports_file()));
+  // Never replaced: terminals pinned the old one, an admin must look.
+  EXPECT_EQ(ReadFileForTest(daemon.pki_dir() / "ca.crt"), damaged);
+
+  // A CA certificate without its key is damaged too.
+  std::filesystem::remove(daemon.pki_dir() / "ca.crt");
+  std::filesystem::remove(daemon.pki_dir() / "ca.key");
+  init = daemon.Run({"--init", "--config", daemon.config_path().string()});
+  ASSERT_TRUE(init.ok() && init->exit.has_value()) << (init.ok() ? init->output : "");
+  ASSERT_EQ(init->exit->ToString(), "exit code 0") << init->output;
+  std::string ca_pem = daemon.ca_pem();
+  std::filesystem::remove(daemon.pki_dir() / "ca.key");
+  run = daemon.Run({"--config", daemon.config_path().string()}, std::chrono::seconds(10));
+  ASSERT_TRUE(run.ok()) << run.status().ToString();
+  ASSERT_TRUE(run->exit.has_value()) << "served without the CA key:\n" << run->output;
+  EXPECT_EQ(run->exit->ToString(), "exit code 1") << run->output;
+  EXPECT_THAT(run->output, HasSubstr("ca.key"));
+  EXPECT_EQ(daemon.ca_pem(), ca_pem);
+  EXPECT_FALSE(std::filesystem::exists(daemon.pki_dir() / "ca.key"));
+}
+
+TEST(DaemonLifecycleTest, ATemplateKeyOfTheWrongSizeIsRefusedAndKept) {
+  FacegatedUnderTest daemon;
+  std::filesystem::create_directories(daemon.data_dir() / "keys");
+  const std::string short_key(16, 'k');
+  WriteFileForTest(daemon.data_dir() / "keys" / "template.key", short_key);
+  daemon.WriteConfig();
+  auto run = daemon.Run({"--config", daemon.config_path().string()}, std::chrono::seconds(10));
+  ASSERT_TRUE(run.ok()) << run.status().ToString();
+  ASSERT_TRUE(run->exit.has_value()) << "served with a bad template key:\n" << run->output;
+  EXPECT_EQ(run->exit->ToString(), "exit code 1") << run->output;
+  EXPECT_THAT(run->output, HasSubstr("template.key"));
+  // Replacing it would make every stored template unreadable.
+  EXPECT_EQ(ReadFileForTest(daemon.data_dir() / "keys" / "template.key"), short_key);
 }
 
 TEST(DaemonLifecycleTest, RestartWithTheSameDataDirKeepsTheCaAndTheTemplateKey) {
@@ -254,6 +325,8 @@ TEST(DaemonLifecycleTest, SigtermDrainsExitsZeroAndClosesThePorts) {
   EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(10));
   EXPECT_THAT(daemon.log(), HasSubstr("draining"));
   EXPECT_THAT(daemon.log(), HasSubstr("stopped"));
+  EXPECT_FALSE(std::filesystem::exists(daemon.ports_file()))
+      << "a clean exit removes the ports file: its ports are no longer bound";
 
   for (uint16_t port : {device, admin}) {
     int fd = ConnectTcp("127.0.0.1", port);

@@ -1,6 +1,7 @@
 // Black-box: log.format decides what each line of facegated's output starts with.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <regex>
 #include <sstream>
@@ -65,6 +66,34 @@ TEST(DaemonLoggingTest, TextFormatStartsWithAnUtcTimestamp) {
     EXPECT_TRUE(std::regex_match(line, stamped)) << "line without a timestamp: " << line;
   }
   EXPECT_THAT(log, ::testing::ContainsRegex("Z info +facegated .* starting"));
+}
+
+TEST(DaemonLoggingTest, AutoFormatIsJournalOnlyWhenStderrIsTheJournal) {
+  // systemd names the journal stream in JOURNAL_STREAM as "<device>:<inode>"; the daemon's
+  // stderr is the log file here, so naming that file makes it "the journal".
+  FacegatedUnderTest daemon;
+  daemon.config()["log"]["format"] = "auto";
+  auto log_file = daemon.NextLogFile();
+  WriteFileForTest(log_file, "");
+  struct stat st {};
+  ASSERT_EQ(::stat(log_file.c_str(), &st), 0);
+  daemon.env()["JOURNAL_STREAM"] = std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino);
+  ASSERT_TRUE(daemon.Start().ok()) << daemon.log();
+  auto exit = daemon.Stop();
+  ASSERT_TRUE(exit.has_value()) << daemon.log();
+  auto lines = Lines(daemon.log());
+  ASSERT_FALSE(lines.empty());
+  EXPECT_EQ(lines.front().rfind("<6>", 0), 0u) << daemon.log();
+
+  // Another stream (stderr is not the journal, e.g. redirected by an admin): text.
+  daemon.env()["JOURNAL_STREAM"] = std::to_string(st.st_dev) + ":1";
+  ASSERT_TRUE(daemon.Start().ok()) << daemon.log();
+  exit = daemon.Stop();
+  ASSERT_TRUE(exit.has_value()) << daemon.log();
+  lines = Lines(daemon.log());
+  ASSERT_FALSE(lines.empty());
+  EXPECT_TRUE(std::regex_match(lines.front(), std::regex("^[0-9]{4}-[0-9]{2}-[0-9]{2}T.*")))
+      << daemon.log();
 }
 
 }  // namespace

@@ -203,6 +203,24 @@ TEST_F(DaemonReloadTest, SighupWithAMismatchedKeyKeepsTheOldCertificate) {
   ExpectHealthy();
 }
 
+TEST_F(DaemonReloadTest, AFailedReloadChangesNothingAtAll) {
+  // One SIGHUP carrying two changes: a new log level and a certificate whose key is missing.
+  // The daemon says it keeps the running configuration; the log level must stay too.
+  daemon_.config()["log"]["level"] = "debug";
+  daemon_.config()["listeners"]["admin"]["key_file"] = "missing.key";
+  daemon_.WriteConfig();
+  ASSERT_TRUE(daemon_.process().Signal(SIGHUP));
+  ASSERT_TRUE(daemon_.WaitForLog("reload failed")) << daemon_.log();
+  EXPECT_THAT(daemon_.log(), HasSubstr("missing.key"));
+  EXPECT_EQ(ServedAdminSerial(), first_serial_);
+
+  ExpectHealthy();
+  // Answered requests are logged at debug only: still at info, there must be none.
+  auto log = daemon_.log();
+  EXPECT_THAT(log, Not(HasSubstr("log level is now debug")));
+  EXPECT_THAT(log, Not(HasSubstr("route=healthz status=200")));
+}
+
 TEST_F(DaemonReloadTest, SighupReissuesTheGeneratedCertificateForNewAddresses) {
   auto before = daemon_.Connect(daemon_.device_port());
   ASSERT_TRUE(before.ok()) << before.status().ToString();
@@ -236,6 +254,20 @@ TEST_F(DaemonReloadTest, SighupReissuesTheGeneratedCertificateForNewAddresses) {
   EXPECT_EQ(kept->status, 200);
   // The admin listener keeps its admin-provided certificate.
   EXPECT_EQ(ServedAdminSerial(), first_serial_);
+}
+
+TEST_F(DaemonReloadTest, SighupLogsThatAPortChangeNeedsARestart) {
+  uint16_t admin_port = daemon_.admin_port();
+  // A port no test binds: the listener must stay where it is.
+  daemon_.config()["listeners"]["admin"]["port"] = 1;
+  daemon_.WriteConfig();
+  ASSERT_TRUE(daemon_.process().Signal(SIGHUP));
+  ASSERT_TRUE(daemon_.WaitForLog("listeners.admin: address, port or enabled changed"))
+      << daemon_.log();
+  EXPECT_THAT(daemon_.log(), Not(HasSubstr("listeners.device: address")));
+  EXPECT_EQ(daemon_.admin_port(), admin_port);
+  EXPECT_EQ(ServedAdminSerial(), first_serial_);
+  ExpectHealthy();
 }
 
 TEST_F(DaemonReloadTest, SighupChangesTheLogLevel) {

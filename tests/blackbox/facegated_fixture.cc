@@ -1,5 +1,7 @@
 #include "blackbox/facegated_fixture.h"
 
+#include <signal.h>
+
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -38,6 +40,9 @@ std::string ReadFileForTest(const std::filesystem::path& path) {
 }
 
 FacegatedUnderTest::FacegatedUnderTest() {
+  // A daemon that dies under a test must fail that test, not kill the test binary when the
+  // next TLS write hits the closed socket (children get SIGPIPE back at its default).
+  ::signal(SIGPIPE, SIG_IGN);
   config_ = nlohmann::json::parse(R"({
     "data_dir": "data",
     "log": { "level": "info", "format": "text" },
@@ -62,10 +67,10 @@ Status FacegatedUnderTest::Start(std::chrono::milliseconds timeout) {
   std::error_code ec;
   std::filesystem::remove(ports_file(), ec);
   ports_.clear();
+  auto log_file = NextLogFile();
   ++runs_;
-  auto log_file = dir() / ("facegated-" + std::to_string(runs_) + ".log");
-  FACEGATE_RETURN_IF_ERROR(
-      process_.Start({FacegatedBinary().string(), "--config", config_path().string()}, log_file));
+  FACEGATE_RETURN_IF_ERROR(process_.Start(
+      {FacegatedBinary().string(), "--config", config_path().string()}, log_file, env_));
 
   std::string last_problem = "no ports file yet";
   bool ready = PollUntil(
@@ -110,8 +115,13 @@ Result<ProcessResult> FacegatedUnderTest::Run(const std::vector<std::string>& ar
                                               std::chrono::milliseconds timeout) {
   std::vector<std::string> argv = {FacegatedBinary().string()};
   argv.insert(argv.end(), args.begin(), args.end());
+  auto log_file = NextLogFile();
   ++runs_;
-  return RunProcess(argv, dir() / ("facegated-" + std::to_string(runs_) + ".log"), timeout);
+  return RunProcess(argv, log_file, timeout, env_);
+}
+
+std::filesystem::path FacegatedUnderTest::NextLogFile() const {
+  return dir() / ("facegated-" + std::to_string(runs_ + 1) + ".log");
 }
 
 bool FacegatedUnderTest::WaitForLog(const std::string& text,

@@ -55,6 +55,11 @@ class FacegatedUnderTest {
 
   // What Start() and WriteConfig() write; change it before them.
   nlohmann::json& config() { return config_; }
+  // Environment variables Start() and Run() add to the daemon's.
+  std::map<std::string, std::string>& env() { return env_; }
+  // The log file the next Start() or Run() writes (tests may create it first, e.g. to learn
+  // its inode).
+  std::filesystem::path NextLogFile() const;
   void WriteConfig() const;
 
   // Writes the config, starts `facegated --config <file>` and waits up to `timeout` for the
@@ -69,9 +74,9 @@ class FacegatedUnderTest {
                             std::chrono::milliseconds timeout = std::chrono::seconds(20));
 
   ChildProcess& process() { return process_; }
-  // The current (or last) run's output.
+  // The output of the daemon Start() started last (Run() returns its own).
   std::string log() const { return process_.ReadLog(); }
-  // Polls the current run's log until it contains `text`.
+  // Polls log() until it contains `text`.
   bool WaitForLog(const std::string& text,
                   std::chrono::milliseconds timeout = std::chrono::seconds(10)) const;
 
@@ -90,6 +95,7 @@ class FacegatedUnderTest {
  private:
   TempDir dir_;
   nlohmann::json config_;
+  std::map<std::string, std::string> env_;
   ChildProcess process_;
   int runs_ = 0;
   std::map<std::string, uint16_t> ports_;

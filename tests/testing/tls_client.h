@@ -16,8 +16,8 @@ struct TlsClientOptions {
   std::string ca_pem;  // verify the server against this; empty: no verification
   std::string client_cert_pem;
   std::string client_key_pem;
-  int min_version = 0;     // e.g. TLS1_VERSION; 0 leaves OpenSSL's default
-  int max_version = 0;     // e.g. TLS1_1_VERSION
+  int min_version = 0;      // e.g. TLS1_VERSION; 0 leaves OpenSSL's default
+  int max_version = 0;      // e.g. TLS1_1_VERSION
   std::string cipher_list;  // e.g. "DEFAULT:@SECLEVEL=0" to allow old versions at all
   std::string server_name;  // SNI and host name check; empty: none
   std::chrono::milliseconds timeout{5000};
