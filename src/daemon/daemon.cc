@@ -3,6 +3,7 @@
 #include <ifaddrs.h>
 #include <netinet/in.h>
 #include <openssl/rand.h>
+#include <openssl/sha.h>
 #include <spdlog/spdlog.h>
 #include <systemd/sd-daemon.h>
 
@@ -20,6 +21,8 @@
 #include "facegate/net/http_server.h"
 #include "facegate/net/pki.h"
 #include "facegate/net/tls.h"
+#include "facegate/store/keyring.h"
+#include "facegate/store/store.h"
 #include "signals.h"
 
 namespace facegate::daemon {
@@ -55,25 +58,29 @@ std::vector<std::string> InterfaceAddresses() {
   return out;
 }
 
-Status EnsureTemplateKey(const std::filesystem::path& file) {
-  std::error_code ec;
-  if (std::filesystem::exists(file, ec)) {
-    auto size = std::filesystem::file_size(file, ec);
-    if (ec || size != 32) {
-      return Status::Corruption("the template key " + file.string() +
-                                " is not 32 bytes; refusing to replace it (templates encrypted "
-                                "with the old key would be lost)");
+// An admin token: "fgt_" and 32 random bytes in base64url. Only its SHA-256 is stored.
+Result<std::string> NewAdminToken(std::string* sha256) {
+  unsigned char raw[32];
+  if (RAND_bytes(raw, sizeof raw) != 1) return Status::Internal("no randomness for a token");
+  static const char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  std::string token = "fgt_";
+  uint32_t acc = 0;
+  int bits = 0;
+  for (unsigned char byte : raw) {
+    acc = (acc << 8) | byte;
+    bits += 8;
+    while (bits >= 6) {
+      bits -= 6;
+      token += kAlphabet[(acc >> bits) & 63];
     }
-    return Status::Ok();
   }
-  unsigned char key[32];
-  if (RAND_bytes(key, sizeof key) != 1)
-    return Status::Internal("no randomness for the template key");
-  Status s = WriteFileAtomically(
-      file, std::string_view(reinterpret_cast<const char*>(key), sizeof key), 0600);
-  OPENSSL_cleanse(key, sizeof key);
-  if (s.ok()) spdlog::info("created the template encryption key {}", file.string());
-  return s;
+  if (bits > 0) token += kAlphabet[(acc << (6 - bits)) & 63];
+  OPENSSL_cleanse(raw, sizeof raw);
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(token.data()), token.size(), digest);
+  sha256->assign(reinterpret_cast<const char*>(digest), sizeof digest);
+  return token;
 }
 
 }  // namespace
@@ -93,6 +100,7 @@ struct Daemon::Impl {
   const Clock& clock;
   Clock::MonoTime start_time;
   std::unique_ptr<net::LocalCa> ca;
+  std::unique_ptr<store::Store> store;
   net::CertificateAndKey server_cert;
   MetricsRegistry metrics;
   std::shared_ptr<api::Readiness> readiness = std::make_shared<api::Readiness>();
@@ -180,8 +188,14 @@ Status Daemon::Initialize() {
   auto& o = impl_->options;
   FACEGATE_RETURN_IF_ERROR(EnsureDirectory(o.data_dir, 0750).WithContext("data_dir"));
   FACEGATE_RETURN_IF_ERROR(EnsureDirectory(impl_->pki_dir(), 0700));
-  FACEGATE_RETURN_IF_ERROR(EnsureDirectory(impl_->keys_dir(), 0700));
-  FACEGATE_RETURN_IF_ERROR(EnsureTemplateKey(impl_->keys_dir() / "template.key"));
+  if (o.store.key_source == store::KeySource::kDirectory) {
+    // Creates keys/ (0700) and template.key (0600) once; never replaces a key.
+    FACEGATE_RETURN_IF_ERROR(
+        store::Keyring::EnsureFirstKey(o.store.key_dir).WithContext("template keys"));
+  }
+  auto opened = store::Store::Open(o.store, impl_->clock);
+  if (!opened.ok()) return opened.status().WithContext("store " + o.store.db_file.string());
+  impl_->store = std::move(opened).value();
   auto ca = net::LocalCa::OpenOrCreate(impl_->pki_dir(), impl_->clock,
                                        std::chrono::hours(24) * o.tls.ca_validity_days);
   if (!ca.ok()) return ca.status().WithContext("local CA");
@@ -200,6 +214,20 @@ Status Daemon::Initialize() {
                  impl_->ca->info().sha256_fingerprint_hex, info->serial_hex, sans);
   }
   return Status::Ok();
+}
+
+Result<std::string> Daemon::CreateFirstAdminToken() {
+  auto active = impl_->store->CountActiveAdminTokens();
+  if (!active.ok()) return active.status();
+  if (*active > 0) return std::string();
+  std::string sha256;
+  auto token = NewAdminToken(&sha256);
+  if (!token.ok()) return token.status();
+  auto id = impl_->store->CreateAdminToken(
+      store::NewAdminToken{"first-admin", "admin", sha256, "facegated --init"});
+  if (!id.ok()) return id.status();
+  spdlog::info("created the first admin token (name=first-admin role=admin id={})", *id);
+  return token;
 }
 
 Status Daemon::Start() {
@@ -221,6 +249,9 @@ Status Daemon::Start() {
         std::make_unique<net::HttpsServer>(impl_->io, *l, *tls, router_for(*l), &impl_->metrics);
     FACEGATE_RETURN_IF_ERROR(server->Start());
     impl_->servers.push_back(std::move(server));
+  }
+  if (auto tokens = impl_->store->CountActiveAdminTokens(); tokens.ok() && *tokens == 0) {
+    spdlog::warn("no admin token exists yet: run 'facegated --init' once to create the first");
   }
   impl_->work.emplace(asio::make_work_guard(impl_->io));
   for (int i = 0; i < o.server.io_threads; ++i) {

@@ -29,8 +29,9 @@ void PrintHelp() {
       "\n"
       "Options:\n"
       "  -c, --config FILE   configuration file (default %s)\n"
-      "      --init          create the data directory, template key, local CA and server\n"
-      "                      certificate if missing, then exit (no serving)\n"
+      "      --init          create the data directory, template key, database, local CA,\n"
+      "                      server certificate and (once) the first admin token, printed\n"
+      "                      on stdout; then exit without serving\n"
       "      --check-config  validate the configuration file and exit\n"
       "      --version       print the version and exit\n"
       "  -h, --help          show this help\n"
@@ -101,7 +102,21 @@ int DaemonMain(int argc, char** argv) {
     return kExitFailure;
   }
   if (init_only) {
+    auto token = (*daemon)->CreateFirstAdminToken();
+    if (!token.ok()) {
+      spdlog::critical("cannot create the first admin token: {}", token.status().ToString());
+      return kExitFailure;
+    }
     spdlog::info("initialised {}", options->data_dir.string());
+    if (!token->empty()) {
+      // stdout, not the log: the token must not land in journald.
+      std::printf(
+          "First admin token (shown only now; store it safely, e.g. in a password manager):\n"
+          "%s\n",
+          token->c_str());
+    } else {
+      std::printf("An admin token exists already; none was created.\n");
+    }
     return 0;
   }
   if (Status s = (*daemon)->Start(); !s.ok()) {

@@ -77,6 +77,10 @@ Result<DaemonOptions> ParseDaemonOptions(std::string_view text,
       ParseTlsOptions(s, &o.tls);
     }
     {
+      auto s = top.Child("store");
+      store::ParseStoreOptions(s, &o.store);
+    }
+    {
       auto listeners = top.Child("listeners");
       for (auto* l : {&o.device, &o.admin, &o.enrollment}) {
         auto s = listeners.Child(l->name);
@@ -97,6 +101,9 @@ Result<DaemonOptions> ParseDaemonOptions(std::string_view text,
     }
   }
   FACEGATE_RETURN_IF_ERROR(errors.ToStatus());
+  if (Status s = store::ApplyDataDirDefaults(o.data_dir, &o.store); !s.ok()) {
+    return Status::InvalidArgument(origin.string() + ": store: " + s.message());
+  }
   return o;
 }
 

@@ -1,8 +1,12 @@
 // Black-box: facegated's command line (--init, --version, --help, unknown arguments).
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <openssl/sha.h>
+#include <sqlite3.h>
 #include <sys/stat.h>
 
+#include <cstring>
+#include <regex>
 #include <string>
 
 #include "blackbox/facegated_fixture.h"
@@ -43,6 +47,33 @@ TEST(DaemonCliTest, InitCreatesTheDataDirAndExitsWithoutServing) {
   EXPECT_FALSE(std::filesystem::exists(daemon.ports_file()));
   EXPECT_THAT(run->output, ::testing::Not(HasSubstr("listener=")));
 
+  // The first admin token is printed once; only its SHA-256 is stored, and it is not logged.
+  std::smatch m;
+  std::regex token_re("First admin token[^\n]*\n(fgt_[A-Za-z0-9_-]{43})\n");
+  ASSERT_TRUE(std::regex_search(run->output, m, token_re)) << run->output;
+  const std::string token = m[1];
+  EXPECT_EQ(run->output.find(token), run->output.rfind(token)) << "the token appears twice";
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(token.data()), token.size(), digest);
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open_v2((daemon.data_dir() / "facegate.db").c_str(), &db,
+                              SQLITE_OPEN_READONLY, nullptr),
+              SQLITE_OK);
+    sqlite3_stmt* stmt = nullptr;
+    ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT name, role, token_hash FROM admin_tokens", -1, &stmt,
+                                 nullptr),
+              SQLITE_OK);
+    ASSERT_EQ(sqlite3_step(stmt), SQLITE_ROW);
+    EXPECT_STREQ(reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0)), "first-admin");
+    EXPECT_STREQ(reinterpret_cast<const char*>(sqlite3_column_text(stmt, 1)), "admin");
+    ASSERT_EQ(sqlite3_column_bytes(stmt, 2), SHA256_DIGEST_LENGTH);
+    EXPECT_EQ(std::memcmp(sqlite3_column_blob(stmt, 2), digest, SHA256_DIGEST_LENGTH), 0);
+    EXPECT_EQ(sqlite3_step(stmt), SQLITE_DONE) << "exactly one token";
+    sqlite3_finalize(stmt);
+    sqlite3_close(db);
+  }
+
   // A later start uses what --init made.
   auto ca = net::InspectCertificatePem(daemon.ca_pem());
   ASSERT_TRUE(ca.ok()) << ca.status().ToString();
@@ -50,7 +81,10 @@ TEST(DaemonCliTest, InitCreatesTheDataDirAndExitsWithoutServing) {
   ASSERT_TRUE(again.ok()) << again.status().ToString();
   ASSERT_TRUE(again->exit.has_value()) << again->output;
   EXPECT_EQ(again->exit->ToString(), "exit code 0") << again->output;
+  EXPECT_THAT(again->output, HasSubstr("An admin token exists already"));
+  EXPECT_THAT(again->output, ::testing::Not(HasSubstr("fgt_")));
   ASSERT_TRUE(daemon.Start().ok()) << daemon.log();
+  EXPECT_THAT(daemon.log(), ::testing::Not(HasSubstr(token)));
   auto served_ca = net::InspectCertificatePem(daemon.ca_pem());
   ASSERT_TRUE(served_ca.ok()) << served_ca.status().ToString();
   EXPECT_EQ(served_ca->sha256_fingerprint_hex, ca->sha256_fingerprint_hex);

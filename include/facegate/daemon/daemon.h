@@ -21,8 +21,12 @@ class Daemon {
   ~Daemon();
 
   // Creates what is missing in the data directory: its folders with tight modes, the
-  // template encryption key, the local CA and the server certificate. Idempotent.
+  // template encryption key, the database, the local CA and the server certificate. Idempotent.
   Status Initialize();
+
+  // Creates the first admin token when no active one exists and returns it (to be shown once);
+  // returns an empty string when there is one already. Only its hash is stored.
+  Result<std::string> CreateFirstAdminToken();
 
   // Binds every enabled listener and starts serving; then writes the ports file, marks the
   // daemon ready and tells systemd READY=1.

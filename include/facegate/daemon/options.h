@@ -12,6 +12,7 @@
 #include "facegate/core/logging.h"
 #include "facegate/core/status.h"
 #include "facegate/net/listener_options.h"
+#include "facegate/store/options.h"
 
 namespace facegate::daemon {
 
@@ -41,13 +42,15 @@ struct DaemonOptions {
   net::ListenerOptions device;
   net::ListenerOptions admin;
   net::ListenerOptions enrollment;
+  store::StoreOptions store;  // paths default to data_dir (facegate.db, keys/)
 };
 
 // Defaults before any file is read.
 DaemonOptions DefaultDaemonOptions();
 
 // Parses `text` (the content of `origin`, whose directory anchors relative paths).
-Result<DaemonOptions> ParseDaemonOptions(std::string_view text, const std::filesystem::path& origin);
+Result<DaemonOptions> ParseDaemonOptions(std::string_view text,
+                                         const std::filesystem::path& origin);
 
 // Reads and parses the file.
 Result<DaemonOptions> LoadDaemonOptions(const std::filesystem::path& file);

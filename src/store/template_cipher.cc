@@ -1,0 +1,118 @@
+#include "store/template_cipher.h"
+
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+
+#include <bit>
+#include <cstring>
+
+namespace facegate::store::internal {
+namespace {
+
+static_assert(std::endian::native == std::endian::little,
+              "templates are stored as little-endian float32");
+
+constexpr std::string_view kAadLabel = "facegate-template-v1";
+
+void AppendBigEndian(std::string* out, uint64_t value, int bytes) {
+  for (int i = bytes - 1; i >= 0; --i) out->push_back(static_cast<char>((value >> (8 * i)) & 0xff));
+}
+
+// label || template id (8) || user id (8) || key id (4) || model version length (4) || model
+void BuildAad(const TemplateAad& aad, std::string* out) {
+  out->clear();
+  out->append(kAadLabel);
+  AppendBigEndian(out, static_cast<uint64_t>(aad.template_id), 8);
+  AppendBigEndian(out, static_cast<uint64_t>(aad.user_id), 8);
+  AppendBigEndian(out, aad.key_id, 4);
+  AppendBigEndian(out, aad.model_version.size(), 4);
+  out->append(aad.model_version);
+}
+
+std::string TemplateName(const TemplateAad& aad) {
+  return "template " + std::to_string(aad.template_id) + " (user " + std::to_string(aad.user_id) +
+         ", key " + std::to_string(aad.key_id) + ")";
+}
+
+}  // namespace
+
+TemplateCipher::TemplateCipher() {
+  enc_.ctx = EVP_CIPHER_CTX_new();
+  dec_.ctx = EVP_CIPHER_CTX_new();
+}
+
+TemplateCipher::~TemplateCipher() {
+  for (Context* c : {&enc_, &dec_}) {
+    EVP_CIPHER_CTX_free(c->ctx);
+    OPENSSL_cleanse(c->key.data(), c->key.size());
+  }
+}
+
+bool TemplateCipher::Prepare(Context& c, const TemplateKey& key, bool encrypt,
+                             const uint8_t* nonce) {
+  if (c.ctx == nullptr) return false;
+  if (!c.keyed || CRYPTO_memcmp(c.key.data(), key.bytes(), c.key.size()) != 0) {
+    c.keyed = false;
+    if (EVP_CipherInit_ex(c.ctx, EVP_aes_256_gcm(), nullptr, nullptr, nullptr, encrypt) != 1 ||
+        EVP_CIPHER_CTX_ctrl(c.ctx, EVP_CTRL_GCM_SET_IVLEN, 12, nullptr) != 1 ||
+        EVP_CipherInit_ex(c.ctx, nullptr, nullptr, key.bytes(), nullptr, encrypt) != 1) {
+      return false;
+    }
+    std::memcpy(c.key.data(), key.bytes(), c.key.size());
+    c.keyed = true;
+  }
+  // The key schedule stays; a new nonce starts a new message.
+  return EVP_CipherInit_ex(c.ctx, nullptr, nullptr, nullptr, nonce, encrypt) == 1;
+}
+
+Status TemplateCipher::Seal(const TemplateKey& key, const TemplateAad& aad,
+                            std::span<const float> values, SealedTemplate* out) {
+  if (key.id() != aad.key_id) return Status::Internal("sealing with a key other than aad.key_id");
+  if (RAND_bytes(out->nonce.data(), static_cast<int>(out->nonce.size())) != 1) {
+    return Status::Internal("no randomness for a template nonce");
+  }
+  BuildAad(aad, &aad_);
+  const size_t bytes = values.size() * sizeof(float);
+  out->ciphertext.resize(bytes);
+  int len = 0;
+  EVP_CIPHER_CTX* ctx = enc_.ctx;
+  bool ok = Prepare(enc_, key, /*encrypt=*/true, out->nonce.data()) &&
+            EVP_EncryptUpdate(ctx, nullptr, &len, reinterpret_cast<const uint8_t*>(aad_.data()),
+                              static_cast<int>(aad_.size())) == 1 &&
+            EVP_EncryptUpdate(ctx, out->ciphertext.data(), &len,
+                              reinterpret_cast<const uint8_t*>(values.data()),
+                              static_cast<int>(bytes)) == 1 &&
+            EVP_EncryptFinal_ex(ctx, out->ciphertext.data() + len, &len) == 1 &&
+            EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, 16, out->tag.data()) == 1;
+  if (!ok) return Status::Internal("AES-256-GCM encryption failed for " + TemplateName(aad));
+  return Status::Ok();
+}
+
+Status TemplateCipher::Open(const TemplateKey& key, const TemplateAad& aad,
+                            std::span<const uint8_t> nonce, std::span<const uint8_t> ciphertext,
+                            std::span<const uint8_t> tag, float* out) {
+  if (nonce.size() != 12 || tag.size() != 16 || ciphertext.size() % sizeof(float) != 0) {
+    return Status::Corruption(TemplateName(aad) + " is malformed (nonce, tag or length)");
+  }
+  BuildAad(aad, &aad_);
+  int len = 0;
+  EVP_CIPHER_CTX* ctx = dec_.ctx;
+  bool ok =
+      Prepare(dec_, key, /*encrypt=*/false, nonce.data()) &&
+      EVP_DecryptUpdate(ctx, nullptr, &len, reinterpret_cast<const uint8_t*>(aad_.data()),
+                        static_cast<int>(aad_.size())) == 1 &&
+      EVP_DecryptUpdate(ctx, reinterpret_cast<uint8_t*>(out), &len, ciphertext.data(),
+                        static_cast<int>(ciphertext.size())) == 1 &&
+      EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, 16, const_cast<uint8_t*>(tag.data())) == 1;
+  // The tag is checked by the final call; nothing decrypted may be used before it passes.
+  if (ok) ok = EVP_DecryptFinal_ex(ctx, reinterpret_cast<uint8_t*>(out) + len, &len) == 1;
+  if (!ok) {
+    std::memset(out, 0, ciphertext.size());
+    return Status::Corruption(
+        TemplateName(aad) +
+        " failed authentication: it was altered, moved to another user, or the key is wrong");
+  }
+  return Status::Ok();
+}
+
+}  // namespace facegate::store::internal
