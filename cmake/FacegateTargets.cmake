@@ -40,6 +40,13 @@ function(facegate_test name)
     TEST_PREFIX "${name}."
     WORKING_DIRECTORY ${PROJECT_SOURCE_DIR}
     DISCOVERY_TIMEOUT 60
-    PROPERTIES TIMEOUT ${ARG_TIMEOUT} LABELS "${ARG_LABELS}"
-      ENVIRONMENT "FACEGATE_SOURCE_DIR=${PROJECT_SOURCE_DIR};FACEGATE_BINARY_DIR=${PROJECT_BINARY_DIR}")
+    PROPERTIES TIMEOUT ${ARG_TIMEOUT})
+  # gtest_discover_tests keeps only the first item of a list-valued property, so the labels
+  # and the environment are set from a file ctest reads after the discovered tests.
+  set(props_file ${CMAKE_CURRENT_BINARY_DIR}/${name}_properties.cmake)
+  file(WRITE ${props_file} "if(${name}_TESTS)\n  set_tests_properties(\${${name}_TESTS} PROPERTIES\n"
+    "    LABELS \"${ARG_LABELS}\"\n"
+    "    ENVIRONMENT \"FACEGATE_SOURCE_DIR=${PROJECT_SOURCE_DIR};FACEGATE_BINARY_DIR=${PROJECT_BINARY_DIR}\")\n"
+    "endif()\n")
+  set_property(DIRECTORY APPEND PROPERTY TEST_INCLUDE_FILES ${props_file})
 endfunction()
