@@ -6,6 +6,7 @@
 #include <openssl/bio.h>
 #include <openssl/bn.h>
 #include <openssl/crypto.h>
+#include <openssl/ec.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -49,6 +50,7 @@ using GeneralNamesPtr = std::unique_ptr<GENERAL_NAMES, OpenSslDeleter<GENERAL_NA
 using GeneralNamePtr = std::unique_ptr<GENERAL_NAME, OpenSslDeleter<GENERAL_NAME_free>>;
 using OctetStringPtr = std::unique_ptr<ASN1_OCTET_STRING, OpenSslDeleter<ASN1_OCTET_STRING_free>>;
 using Ia5StringPtr = std::unique_ptr<ASN1_IA5STRING, OpenSslDeleter<ASN1_IA5STRING_free>>;
+using X509ReqPtr = std::unique_ptr<X509_REQ, OpenSslDeleter<X509_REQ_free>>;
 
 // OPENSSL_free is a macro (it records file and line), so it cannot be a template argument.
 struct OpenSslStringFree {
@@ -388,6 +390,15 @@ Result<Clock::WallTime> Asn1TimeToWallTime(const ASN1_TIME* t) {
 // basicConstraints CA:TRUE and, when keyUsage is present, keyCertSign.
 bool IsCa(X509* cert) { return X509_check_ca(cert) == 1; }
 
+// Upper-case hex without separators or leading "0x" (BN_bn2hex's format: whole bytes).
+Result<std::string> SerialHexOf(const X509* cert) {
+  BignumPtr serial(ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), nullptr));
+  if (!serial) return InternalOpenSslFailure("cannot read the serial number");
+  OpenSslStringPtr hex(BN_bn2hex(serial.get()));
+  if (!hex) return InternalOpenSslFailure("cannot print the serial number");
+  return std::string(hex.get());
+}
+
 Result<CertificateInfo> Inspect(X509* cert) {
   CertificateInfo info;
   Result<std::string> subject = NameToText(X509_get_subject_name(cert));
@@ -397,11 +408,9 @@ Result<CertificateInfo> Inspect(X509* cert) {
   if (!issuer.ok()) return issuer.status();
   info.issuer = std::move(*issuer);
 
-  BignumPtr serial(ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), nullptr));
-  if (!serial) return InternalOpenSslFailure("cannot read the serial number");
-  OpenSslStringPtr hex(BN_bn2hex(serial.get()));
-  if (!hex) return InternalOpenSslFailure("cannot print the serial number");
-  info.serial_hex = hex.get();
+  Result<std::string> serial = SerialHexOf(cert);
+  if (!serial.ok()) return serial.status();
+  info.serial_hex = std::move(*serial);
 
   std::vector<std::string> ip_bytes;
   ReadSubjectAltNames(cert, &ip_bytes, &info.dns_names);
@@ -438,6 +447,148 @@ Result<std::optional<std::string>> ReadOptionalFile(const std::filesystem::path&
   return data.status();
 }
 
+// ---------------------------------------------------------------------------------------------
+// Certificate signing requests (device certificates).
+
+// A CSR is a few hundred bytes (a few KiB for RSA 8192); anything far larger is not one.
+constexpr size_t kMaxCsrBytes = 64 * 1024;
+// RSA below 2048 bits is breakable in practice; above 8192 only costs handshake time.
+constexpr int kMinRsaBits = 2048;
+constexpr int kMaxRsaBits = 8192;
+constexpr char kAllowedKeys[] = "allowed: EC P-256, EC P-384, RSA 2048 to 8192 bits";
+
+std::string ColonHex(const unsigned char* bytes, size_t n) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (size_t i = 0; i < n; ++i) {
+    if (i > 0) out += ':';
+    out += kHex[bytes[i] >> 4];
+    out += kHex[bytes[i] & 0x0f];
+  }
+  return out;
+}
+
+// Names the key and checks it is one a device certificate may carry. Fills key_type and
+// key_bits of `info`.
+Status CheckDeviceKey(EVP_PKEY* key, CsrInfo* info) {
+  const int bits = EVP_PKEY_get_bits(key);
+  if (EVP_PKEY_is_a(key, "EC")) {
+    char group[80] = {};
+    size_t group_len = 0;
+    if (EVP_PKEY_get_group_name(key, group, sizeof group, &group_len) != 1) {
+      // Explicit curve parameters: a known attack surface, and no terminal needs them.
+      return Status::InvalidArgument(
+          "the CSR's key type is not allowed: EC with explicit curve parameters (" +
+          std::string(kAllowedKeys) + ")");
+    }
+    int nid = OBJ_txt2nid(group);
+    if (nid == NID_undef) nid = EC_curve_nist2nid(group);
+    if (nid == NID_X9_62_prime256v1) {
+      info->key_type = "EC P-256";
+    } else if (nid == NID_secp384r1) {
+      info->key_type = "EC P-384";
+    } else {
+      return Status::InvalidArgument("the CSR's key type is not allowed: EC " + std::string(group) +
+                                     " (" + kAllowedKeys + ")");
+    }
+    info->key_bits = bits;
+    return Status::Ok();
+  }
+  // EVP_PKEY_is_a(key, "RSA") is false for RSA-PSS keys, which are refused below by name.
+  if (EVP_PKEY_is_a(key, "RSA")) {
+    if (bits < kMinRsaBits || bits > kMaxRsaBits) {
+      return Status::InvalidArgument("the CSR's key type is not allowed: RSA " +
+                                     std::to_string(bits) + " bits (" + kAllowedKeys + ")");
+    }
+    info->key_type = "RSA";
+    info->key_bits = bits;
+    return Status::Ok();
+  }
+  const char* name = EVP_PKEY_get0_type_name(key);
+  if (name == nullptr) name = OBJ_nid2sn(EVP_PKEY_get_base_id(key));
+  return Status::InvalidArgument(
+      "the CSR's key type is not allowed: " + std::string(name != nullptr ? name : "unknown") +
+      " (" + kAllowedKeys + ")");
+}
+
+// The subject's first commonName as UTF-8, or "".
+std::string CommonNameOf(const X509_NAME* name) {
+  if (name == nullptr) return {};
+  int index = X509_NAME_get_index_by_NID(name, NID_commonName, -1);
+  if (index < 0) return {};
+  const ASN1_STRING* data = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, index));
+  unsigned char* utf8 = nullptr;
+  int len = ASN1_STRING_to_UTF8(&utf8, data);
+  if (len < 0) return {};
+  std::string out(reinterpret_cast<const char*>(utf8), static_cast<size_t>(len));
+  OPENSSL_free(utf8);
+  return out;
+}
+
+struct CheckedCsr {
+  X509ReqPtr request;
+  PkeyPtr key;
+  CsrInfo info;
+};
+
+// Parses `pem`, checks the key (first: a terminal with the wrong key type learns that rather
+// than a signature detail) and then the self-signature, which proves the requester holds the
+// private key.
+Result<CheckedCsr> ParseAndCheckCsr(std::string_view pem) {
+  if (pem.size() > kMaxCsrBytes) {
+    return Status::InvalidArgument("not a PEM certificate signing request: larger than " +
+                                   std::to_string(kMaxCsrBytes) + " bytes");
+  }
+  CheckedCsr out;
+  BioPtr bio = MemoryBioFrom(pem);
+  if (!bio) return InternalOpenSslFailure("BIO_new_mem_buf");
+  out.request.reset(PEM_read_bio_X509_REQ(bio.get(), nullptr, NoPassphrase, nullptr));
+  if (!out.request) {
+    return OpenSslFailure(StatusCode::kInvalidArgument,
+                          "not a PEM certificate signing request (or a damaged one)");
+  }
+  out.key.reset(X509_REQ_get_pubkey(out.request.get()));
+  if (!out.key) {
+    return OpenSslFailure(StatusCode::kInvalidArgument,
+                          "the certificate signing request has an unreadable public key");
+  }
+  FACEGATE_RETURN_IF_ERROR(CheckDeviceKey(out.key.get(), &out.info));
+  if (X509_REQ_verify(out.request.get(), out.key.get()) != 1) {
+    return OpenSslFailure(StatusCode::kInvalidArgument,
+                          "the certificate signing request's signature does not verify");
+  }
+  out.info.subject_common_name = CommonNameOf(X509_REQ_get_subject_name(out.request.get()));
+
+  unsigned char* der = nullptr;
+  int der_len = i2d_PUBKEY(out.key.get(), &der);
+  if (der_len <= 0) return InternalOpenSslFailure("cannot encode the CSR's public key");
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int md_len = 0;
+  const bool hashed =
+      EVP_Digest(der, static_cast<size_t>(der_len), md, &md_len, EVP_sha256(), nullptr) == 1;
+  OPENSSL_free(der);
+  if (!hashed) return InternalOpenSslFailure("cannot hash the CSR's public key");
+  out.info.public_key_sha256_hex = ColonHex(md, md_len);
+  return out;
+}
+
+// The CN of a device certificate: what the HTTP layer and the logs name the terminal by.
+// Restricted to a plain character set so it never needs escaping anywhere.
+Status CheckDeviceIdentity(const std::string& identity) {
+  if (identity.empty() || identity.size() > kMaxCommonNameLength) {
+    return Status::InvalidArgument("the device identity must be 1 to " +
+                                   std::to_string(kMaxCommonNameLength) + " characters");
+  }
+  const bool plain = std::all_of(identity.begin(), identity.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
+  });
+  if (!plain) {
+    return Status::InvalidArgument("the device identity \"" + identity +
+                                   "\" may contain only letters, digits, '-', '_' and '.'");
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
@@ -460,6 +611,27 @@ Result<CertificateInfo> InspectCertificatePem(const std::string& pem) {
     return OpenSslFailure(StatusCode::kInvalidArgument, "not a PEM certificate");
   }
   return Inspect(cert.get());
+}
+
+Result<CsrInfo> InspectCsrPem(const std::string& pem) {
+  ERR_clear_error();
+  Result<CheckedCsr> csr = ParseAndCheckCsr(pem);
+  ERR_clear_error();  // a refused CSR leaves decoder errors behind
+  if (!csr.ok()) return csr.status();
+  return std::move(csr->info);
+}
+
+Result<PeerCertificateId> IdentifyPeerCertificate(const X509* cert) {
+  if (cert == nullptr) return Status::InvalidArgument("no peer certificate");
+  ERR_clear_error();
+  PeerCertificateId out;
+  Result<std::string> serial = SerialHexOf(cert);
+  if (!serial.ok()) return serial.status();
+  out.serial_hex = std::move(*serial);
+  Result<Clock::WallTime> not_after = Asn1TimeToWallTime(X509_get0_notAfter(cert));
+  if (!not_after.ok()) return not_after.status();
+  out.not_after = *not_after;
+  return out;
 }
 
 namespace {
@@ -663,6 +835,80 @@ Result<CertificateAndKey> LocalCa::IssueAt(const ServerCertificateRequest& reque
   // The chain a TLS server sends: the leaf, then its issuer.
   out.certificate_pem += ca_cert_pem_;
   out.private_key_pem = std::move(*key_pem);
+  return out;
+}
+
+Result<IssuedDeviceCertificate> LocalCa::IssueDeviceCertificate(
+    const DeviceCertificateRequest& request) const {
+  ERR_clear_error();
+  FACEGATE_RETURN_IF_ERROR(CheckDeviceIdentity(request.device_identity));
+  if (request.validity <= std::chrono::hours(0)) {
+    return Status::InvalidArgument("the device certificate validity must be positive");
+  }
+  Result<CheckedCsr> csr = ParseAndCheckCsr(request.csr_pem);
+  if (!csr.ok()) {
+    ERR_clear_error();
+    return csr.status();
+  }
+
+  const std::time_t now = ToTimeT(impl_->clock->Now());
+  // A certificate is of no use after its issuer expires: end it with the CA at the latest.
+  const std::time_t ca_not_after = ToTimeT(info_.not_after);
+  if (ca_not_after <= now) {
+    return Status::FailedPrecondition(
+        "the local CA has expired; no device certificate can be issued from it");
+  }
+  const std::time_t not_after =
+      std::min(now + std::chrono::duration_cast<std::chrono::seconds>(request.validity).count(),
+               ca_not_after);
+
+  X509* ca_cert = impl_->cert.get();
+  X509Ptr cert(X509_new());
+  if (!cert) return InternalOpenSslFailure("X509_new");
+  if (X509_set_version(cert.get(), X509_VERSION_3) != 1) {
+    return InternalOpenSslFailure("X509_set_version");
+  }
+  FACEGATE_RETURN_IF_ERROR(SetRandomSerial(cert.get()));
+  // Only the name the server chose: the CSR's subject is the terminal's claim, not a fact.
+  FACEGATE_RETURN_IF_ERROR(SetName(X509_get_subject_name(cert.get()), request.device_identity,
+                                   /*organization=*/nullptr));
+  if (X509_set_issuer_name(cert.get(), X509_get_subject_name(ca_cert)) != 1) {
+    return InternalOpenSslFailure("X509_set_issuer_name");
+  }
+  FACEGATE_RETURN_IF_ERROR(SetValidity(cert.get(), now - kClockSkewAllowance.count(), not_after));
+  if (X509_set_pubkey(cert.get(), csr->key.get()) != 1) {
+    return InternalOpenSslFailure("X509_set_pubkey");
+  }
+  // The CSR's requested extensions are ignored on purpose: a terminal must not be able to ask
+  // for CA:TRUE, serverAuth or names of its choosing.
+  const bool rsa = csr->info.key_type == "RSA";
+  FACEGATE_RETURN_IF_ERROR(
+      AddExtension(ca_cert, cert.get(), NID_basic_constraints, "critical,CA:FALSE"));
+  // keyEncipherment: TLS 1.2 RSA key transport is not offered by our ciphers, but some
+  // client stacks refuse an RSA certificate without it.
+  FACEGATE_RETURN_IF_ERROR(AddExtension(
+      ca_cert, cert.get(), NID_key_usage,
+      rsa ? "critical,digitalSignature,keyEncipherment" : "critical,digitalSignature"));
+  FACEGATE_RETURN_IF_ERROR(AddExtension(ca_cert, cert.get(), NID_ext_key_usage, "clientAuth"));
+  FACEGATE_RETURN_IF_ERROR(AddExtension(ca_cert, cert.get(), NID_subject_key_identifier, "hash"));
+  FACEGATE_RETURN_IF_ERROR(
+      AddExtension(ca_cert, cert.get(), NID_authority_key_identifier, "keyid:always"));
+
+  if (X509_sign(cert.get(), impl_->key.get(), EVP_sha256()) <= 0) {
+    return InternalOpenSslFailure("cannot sign the device certificate");
+  }
+
+  Result<std::string> pem = CertificateToPem(cert.get());
+  if (!pem.ok()) return pem.status();
+  Result<CertificateInfo> info = Inspect(cert.get());
+  if (!info.ok()) return info.status();
+  IssuedDeviceCertificate out;
+  out.certificate_pem = std::move(*pem);
+  out.ca_chain_pem = ca_cert_pem_;
+  out.serial_hex = std::move(info->serial_hex);
+  out.not_before = info->not_before;
+  out.not_after = info->not_after;
+  out.csr = std::move(csr->info);
   return out;
 }
 

@@ -314,6 +314,44 @@ CREATE INDEX consents_by_user ON consents(user_id);
 CREATE INDEX consents_by_invitation ON consents(invitation_id);
 )sql";
 
+// Version 4: a log of template additions and removals, written by triggers so that every
+// writer (the daemon, facegatectl on the same host, a restore) is seen. The daemon's 1:N index
+// follows it; it holds ids only (no template values) and is pruned once applied.
+constexpr std::string_view kSchemaV4 = R"sql(
+CREATE TABLE template_changes (
+  change_id INTEGER PRIMARY KEY AUTOINCREMENT,
+  template_id INTEGER NOT NULL,
+  user_id INTEGER NOT NULL,
+  model_version TEXT NOT NULL,
+  op TEXT NOT NULL CHECK (op IN ('add', 'remove')),
+  changed_at_ms INTEGER NOT NULL
+);
+
+CREATE TRIGGER face_templates_log_insert AFTER INSERT ON face_templates BEGIN
+  INSERT INTO template_changes (template_id, user_id, model_version, op, changed_at_ms)
+  VALUES (NEW.template_id, NEW.user_id, NEW.model_version, 'add',
+          CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER));
+END;
+
+-- Also fired by the ON DELETE CASCADE of a user's erasure.
+CREATE TRIGGER face_templates_log_delete AFTER DELETE ON face_templates BEGIN
+  INSERT INTO template_changes (template_id, user_id, model_version, op, changed_at_ms)
+  VALUES (OLD.template_id, OLD.user_id, OLD.model_version, 'remove',
+          CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER));
+END;
+
+-- Key rotation rewrites only the ciphertext; a change of owner or model moves the row.
+CREATE TRIGGER face_templates_log_move AFTER UPDATE OF template_id, user_id, model_version
+ON face_templates BEGIN
+  INSERT INTO template_changes (template_id, user_id, model_version, op, changed_at_ms)
+  VALUES (OLD.template_id, OLD.user_id, OLD.model_version, 'remove',
+          CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER));
+  INSERT INTO template_changes (template_id, user_id, model_version, op, changed_at_ms)
+  VALUES (NEW.template_id, NEW.user_id, NEW.model_version, 'add',
+          CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER));
+END;
+)sql";
+
 int64_t NowMs(const Clock& clock) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(clock.Now().time_since_epoch())
       .count();
@@ -326,6 +364,7 @@ const std::vector<Migration>& Migrations() {
       {1, "settings, template keys, users, face templates", kSchemaV1},
       {2, "doors, groups, schedules, holidays, access rights", kSchemaV2},
       {3, "devices, events, outbox, integrations, admin tokens, audit, consent", kSchemaV3},
+      {4, "template change log for the in-memory index", kSchemaV4},
   };
   return kMigrations;
 }

@@ -634,6 +634,10 @@ Result<TemplateMatrix> StoreImpl::LoadTemplatesForIndex(std::string_view model_v
 
   TemplateMatrix m;
   m.model_version = model_version;
+  Result<int64_t> last =
+      db_->QueryInt("SELECT coalesce(max(change_id), 0) FROM template_changes");
+  if (!last.ok()) return last.status();
+  m.last_change_id = *last;
   // The model index answers the count alone (no visit of the rows).
   Result<Stmt> count = db_->Prepare("SELECT count(*) FROM face_templates WHERE model_version = ?");
   if (!count.ok()) return count.status();
@@ -659,8 +663,6 @@ Result<TemplateMatrix> StoreImpl::LoadTemplatesForIndex(std::string_view model_v
     if (!row.ok()) return row.status();
     if (!*row) break;
     const int64_t id = s->Int(0);
-    const auto key_id = static_cast<uint32_t>(s->Int(2));
-    std::span<const uint8_t> ciphertext = s->Blob(5);
     if (i == 0) {
       dim = static_cast<size_t>(s->Int(3));
       m.dimension = static_cast<int>(dim);
@@ -671,23 +673,140 @@ Result<TemplateMatrix> StoreImpl::LoadTemplatesForIndex(std::string_view model_v
                                 std::string(model_version) + " has dimension " +
                                 std::to_string(s->Int(3)) + ", the others " + std::to_string(dim));
     }
-    if (ciphertext.size() != dim * sizeof(float)) {
-      return Status::Corruption("template " + std::to_string(id) +
-                                " has a length that does not match its dimension");
-    }
-    const TemplateKey* key = keyring_.Find(key_id);
-    if (key == nullptr) {
-      return Status::Corruption("template " + std::to_string(id) + " is encrypted with key " +
-                                std::to_string(key_id) + ", which is not loaded");
-    }
-    TemplateAad aad{id, s->Int(1), key_id, model_version};
-    FACEGATE_RETURN_IF_ERROR(
-        cipher_.Open(*key, aad, s->Blob(4), ciphertext, s->Blob(6), &m.values[i * dim]));
+    FACEGATE_RETURN_IF_ERROR(OpenTemplateRowLocked(*s, model_version, dim, &m.values[i * dim]));
     m.template_ids.push_back(id);
-    m.user_ids.push_back(aad.user_id);
+    m.user_ids.push_back(s->Int(1));
   }
   m.values.resize(i * dim);
   return m;
+}
+
+Status StoreImpl::OpenTemplateRowLocked(Stmt& s, std::string_view model_version, size_t dim,
+                                        float* out) {
+  const int64_t id = s.Int(0);
+  const auto key_id = static_cast<uint32_t>(s.Int(2));
+  std::span<const uint8_t> ciphertext = s.Blob(5);
+  if (ciphertext.size() != dim * sizeof(float)) {
+    return Status::Corruption("template " + std::to_string(id) +
+                              " has a length that does not match its dimension");
+  }
+  const TemplateKey* key = keyring_.Find(key_id);
+  if (key == nullptr) {
+    return Status::Corruption("template " + std::to_string(id) + " is encrypted with key " +
+                              std::to_string(key_id) + ", which is not loaded");
+  }
+  TemplateAad aad{id, s.Int(1), key_id, model_version};
+  return cipher_.Open(*key, aad, s.Blob(4), ciphertext, s.Blob(6), out);
+}
+
+Result<TemplateChanges> StoreImpl::TemplateChangesSince(int64_t after_change_id,
+                                                        std::string_view model_version,
+                                                        int limit) {
+  if (limit < 1) return Status::InvalidArgument("limit must be at least 1");
+  std::lock_guard lock(mu_);
+  // One read transaction: the log range and the rows it names agree.
+  FACEGATE_RETURN_IF_ERROR(db_->Exec("BEGIN"));
+  struct EndRead {
+    Connection* db;
+    ~EndRead() { (void)db->Exec("COMMIT"); }
+  } end_read{db_.get()};
+
+  TemplateChanges out;
+  out.last_change_id = after_change_id;
+  out.added.model_version = model_version;
+  Result<Stmt> log = db_->Prepare(
+      "SELECT change_id, template_id, op FROM template_changes WHERE change_id > ? "
+      "ORDER BY change_id LIMIT ?");
+  if (!log.ok()) return log.status();
+  log->Bind(1, after_change_id).Bind(2, static_cast<int64_t>(limit) + 1);
+  int rows = 0;
+  for (;;) {
+    Result<bool> row = log->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    if (++rows > limit) {
+      out.more = true;
+      break;
+    }
+    out.last_change_id = log->Int(0);
+    if (log->Text(2) == "remove") out.removed.push_back(log->Int(1));
+  }
+  if (out.last_change_id == after_change_id) return out;
+
+  // The additions that still exist, decrypted, in log order.
+  Result<Stmt> s = db_->Prepare(
+      "SELECT t.template_id, t.user_id, t.key_id, t.dimension, t.nonce, t.ciphertext, t.tag "
+      "FROM template_changes c JOIN face_templates t ON t.template_id = c.template_id "
+      "WHERE c.change_id > ? AND c.change_id <= ? AND c.op = 'add' AND c.model_version = ? "
+      "AND t.model_version = ? ORDER BY c.change_id");
+  if (!s.ok()) return s.status();
+  s->Bind(1, after_change_id)
+      .Bind(2, out.last_change_id)
+      .Bind(3, model_version)
+      .Bind(4, model_version);
+  TemplateMatrix& m = out.added;
+  for (;;) {
+    Result<bool> row = s->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    const auto dim = static_cast<size_t>(s->Int(3));
+    if (m.dimension == 0) m.dimension = static_cast<int>(dim);
+    if (static_cast<size_t>(m.dimension) != dim) {
+      return Status::Corruption("template " + std::to_string(s->Int(0)) + " of model " +
+                                std::string(model_version) + " has dimension " +
+                                std::to_string(dim) + ", the others " +
+                                std::to_string(m.dimension));
+    }
+    m.values.resize(m.values.size() + dim);
+    FACEGATE_RETURN_IF_ERROR(
+        OpenTemplateRowLocked(*s, model_version, dim, m.values.data() + m.values.size() - dim));
+    m.template_ids.push_back(s->Int(0));
+    m.user_ids.push_back(s->Int(1));
+  }
+  m.last_change_id = out.last_change_id;
+  return out;
+}
+
+Result<TemplateMatrix> StoreImpl::LoadTemplatesOfUser(int64_t user_id,
+                                                      std::string_view model_version) {
+  std::lock_guard lock(mu_);
+  TemplateMatrix m;
+  m.model_version = model_version;
+  Result<Stmt> s = db_->Prepare(
+      "SELECT template_id, user_id, key_id, dimension, nonce, ciphertext, tag "
+      "FROM face_templates WHERE user_id = ? AND model_version = ? ORDER BY template_id");
+  if (!s.ok()) return s.status();
+  s->Bind(1, user_id).Bind(2, model_version);
+  for (;;) {
+    Result<bool> row = s->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    const auto dim = static_cast<size_t>(s->Int(3));
+    if (m.dimension == 0) m.dimension = static_cast<int>(dim);
+    if (static_cast<size_t>(m.dimension) != dim) {
+      return Status::Corruption("templates of user " + std::to_string(user_id) +
+                                " have different dimensions");
+    }
+    m.values.resize(m.values.size() + dim);
+    FACEGATE_RETURN_IF_ERROR(
+        OpenTemplateRowLocked(*s, model_version, dim, m.values.data() + m.values.size() - dim));
+    m.template_ids.push_back(s->Int(0));
+    m.user_ids.push_back(user_id);
+  }
+  return m;
+}
+
+Result<int64_t> StoreImpl::DataVersion() {
+  std::lock_guard lock(mu_);
+  return db_->QueryInt("PRAGMA data_version");
+}
+
+Result<int64_t> StoreImpl::PruneTemplateChanges(int64_t up_to_change_id) {
+  std::lock_guard lock(mu_);
+  Result<Stmt> s = db_->Prepare("DELETE FROM template_changes WHERE change_id <= ?");
+  if (!s.ok()) return s.status();
+  FACEGATE_RETURN_IF_ERROR(s->Bind(1, up_to_change_id).Run());
+  return static_cast<int64_t>(db_->Changes());
 }
 
 Result<int64_t> StoreImpl::CountTemplates() {
@@ -899,6 +1018,24 @@ Result<std::optional<Door>> StoreImpl::FindDoorByExternalId(std::string_view ext
   return std::optional<Door>(std::move(d));
 }
 
+Result<Door> StoreImpl::GetDoor(int64_t door_id) {
+  std::lock_guard lock(mu_);
+  Result<Stmt> s = db_->Prepare(
+      "SELECT door_id, external_id, name, settings_json, source FROM doors WHERE door_id = ?");
+  if (!s.ok()) return s.status();
+  s->Bind(1, door_id);
+  Result<bool> row = s->Step();
+  if (!row.ok()) return row.status();
+  if (!*row) return Status::NotFound("no door with id " + std::to_string(door_id));
+  Door d;
+  d.id = s->Int(0);
+  d.external_id = s->Text(1);
+  d.name = s->Text(2);
+  d.settings_json = s->Text(3);
+  d.source = ParseRecordSource(s->Text(4));
+  return d;
+}
+
 Result<int64_t> StoreImpl::AddDevice(const NewDevice& d) {
   if (d.name.empty()) return Status::InvalidArgument("device: name is empty");
   std::lock_guard lock(mu_);
@@ -1071,32 +1208,59 @@ Result<RecordedEvent> StoreImpl::RecordEvent(const AccessEvent& event,
   return std::move(w.result);
 }
 
+namespace {
+
+constexpr const char* kEventColumns =
+    "SELECT event_id, occurred_at_ms, device_id, door_id, user_id, user_external_id, decision, "
+    "reason, distance, latency_ms, request_id, is_repeat, details_json FROM events ";
+
+StoredEvent ReadEventRow(const Stmt& s) {
+  StoredEvent out;
+  out.id = s.Int(0);
+  out.event.time = FromMs(s.Int(1));
+  out.event.device_id = s.OptionalInt(2);
+  out.event.door_id = s.OptionalInt(3);
+  out.event.user_id = s.OptionalInt(4);
+  out.user_external_id = s.Text(5);
+  out.event.decision = s.Text(6) == "grant" ? Decision::kGrant : Decision::kDeny;
+  out.event.reason = s.Text(7);
+  if (!s.IsNull(8)) out.event.distance = s.Double(8);
+  out.event.latency_ms = s.Double(9);
+  out.event.request_id = s.Text(10);
+  out.event.repeat = s.Int(11) != 0;
+  out.event.details_json = s.Text(12);
+  return out;
+}
+
+}  // namespace
+
 Result<std::optional<StoredEvent>> StoreImpl::GetEvent(int64_t event_id) {
   std::lock_guard lock(mu_);
-  Result<Stmt> s = db_->Prepare(
-      "SELECT event_id, occurred_at_ms, device_id, door_id, user_id, user_external_id, decision, "
-      "reason, distance, latency_ms, request_id, is_repeat, details_json FROM events "
-      "WHERE event_id = ?");
+  Result<Stmt> s = db_->Prepare(std::string(kEventColumns) + "WHERE event_id = ?");
   if (!s.ok()) return s.status();
   s->Bind(1, event_id);
   Result<bool> row = s->Step();
   if (!row.ok()) return row.status();
   if (!*row) return std::optional<StoredEvent>();
-  StoredEvent out;
-  out.id = s->Int(0);
-  out.event.time = FromMs(s->Int(1));
-  out.event.device_id = s->OptionalInt(2);
-  out.event.door_id = s->OptionalInt(3);
-  out.event.user_id = s->OptionalInt(4);
-  out.user_external_id = s->Text(5);
-  out.event.decision = s->Text(6) == "grant" ? Decision::kGrant : Decision::kDeny;
-  out.event.reason = s->Text(7);
-  if (!s->IsNull(8)) out.event.distance = s->Double(8);
-  out.event.latency_ms = s->Double(9);
-  out.event.request_id = s->Text(10);
-  out.event.repeat = s->Int(11) != 0;
-  out.event.details_json = s->Text(12);
-  return std::optional<StoredEvent>(std::move(out));
+  return std::optional<StoredEvent>(ReadEventRow(*s));
+}
+
+Result<std::optional<StoredEvent>> StoreImpl::FindEventByRequest(int64_t device_id,
+                                                                 std::string_view request_id) {
+  std::lock_guard lock(mu_);
+  Result<Stmt> s =
+      db_->Prepare(std::string(kEventColumns) + "WHERE device_id = ? AND request_id = ?");
+  if (!s.ok()) return s.status();
+  s->Bind(1, device_id).Bind(2, request_id);
+  Result<bool> row = s->Step();
+  if (!row.ok()) return row.status();
+  if (!*row) return std::optional<StoredEvent>();
+  return std::optional<StoredEvent>(ReadEventRow(*s));
+}
+
+Result<int64_t> StoreImpl::CountEvents() {
+  std::lock_guard lock(mu_);
+  return db_->QueryInt("SELECT count(*) FROM events");
 }
 
 Result<std::vector<OutboxEntry>> StoreImpl::DueOutbox(std::string_view destination, WallTime now,

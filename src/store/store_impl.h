@@ -41,19 +41,85 @@ class StoreImpl final : public Store {
   Result<std::vector<TemplateInfo>> ListTemplatesForReEnrollment(
       std::string_view current_model_version) override;
 
+  Result<TemplateChanges> TemplateChangesSince(int64_t after_change_id,
+                                               std::string_view model_version,
+                                               int limit) override;
+  Result<int64_t> PruneTemplateChanges(int64_t up_to_change_id) override;
+  Result<TemplateMatrix> LoadTemplatesOfUser(int64_t user_id,
+                                             std::string_view model_version) override;
+  Result<int64_t> DataVersion() override;
+
   Result<uint32_t> AddKey() override;
   Result<KeyRotationProgress> RotateKey(const KeyRotationOptions& options) override;
   Result<KeyRotationProgress> KeyRotationStatus() override;
 
   Result<int64_t> UpsertDoor(const Door& door) override;
   Result<std::optional<Door>> FindDoorByExternalId(std::string_view external_id) override;
+  Result<Door> GetDoor(int64_t door_id) override;
   Result<int64_t> AddDevice(const NewDevice& device) override;
+
+  // Access model: defined in store_access.cc.
+  Result<int64_t> CreateAccessGroup(const AccessGroup& group) override;
+  Status UpdateAccessGroup(const AccessGroup& group) override;
+  Status DeleteAccessGroup(int64_t group_id) override;
+  Result<std::vector<AccessGroup>> ListAccessGroups() override;
+  Result<std::optional<AccessGroup>> FindAccessGroupByExternalId(
+      std::string_view external_id) override;
+  Status AddGroupMember(int64_t group_id, int64_t user_id) override;
+  Status RemoveGroupMember(int64_t group_id, int64_t user_id) override;
+  Result<std::vector<int64_t>> ListGroupMembers(int64_t group_id) override;
+  Result<std::vector<int64_t>> ListGroupsOfUser(int64_t user_id) override;
+  Result<int64_t> CreateSchedule(const Schedule& schedule) override;
+  Status UpdateSchedule(const Schedule& schedule) override;
+  Status ReplaceScheduleRanges(int64_t schedule_id, std::span<const ScheduleRange> ranges) override;
+  Status DeleteSchedule(int64_t schedule_id) override;
+  Result<std::optional<Schedule>> GetSchedule(int64_t schedule_id) override;
+  Result<std::vector<Schedule>> ListSchedules() override;
+  Status CreateHoliday(const Holiday& holiday) override;
+  Status UpdateHoliday(const Holiday& holiday) override;
+  Status DeleteHoliday(std::string_view calendar, std::string_view local_date) override;
+  Result<std::vector<Holiday>> ListHolidays() override;
+  Result<int64_t> CreateAccessRight(const AccessRight& right) override;
+  Status UpdateAccessRight(const AccessRight& right) override;
+  Status DeleteAccessRight(int64_t right_id) override;
+  Result<std::vector<AccessRight>> ListAccessRights(const AccessRightFilter& filter) override;
+  Result<AccessModelData> LoadAccessSnapshotData() override;
+
+  // Devices, certificates, commissioning codes, commands: defined in store_devices.cc.
+  Result<Device> GetDevice(int64_t device_id) override;
+  Result<Device> FindDeviceByName(std::string_view name) override;
+  Result<DeviceByCertificate> FindDeviceByCertificateSerial(std::string_view serial_hex) override;
+  Result<std::vector<Device>> ListDevices(int64_t after_id, int limit) override;
+  Status SetDeviceStatus(int64_t device_id, DeviceStatus status) override;
+  Status SetDeviceDoor(int64_t device_id, std::optional<int64_t> door_id) override;
+  Result<bool> RecordDeviceHeartbeat(int64_t device_id, WallTime seen_at,
+                                     std::string_view firmware) override;
+  Result<std::vector<int64_t>> MarkDevicesOffline(WallTime not_seen_since) override;
+  Status DeleteDevice(int64_t device_id) override;
+  Result<int64_t> CreateCommissioningCode(const NewCommissioningCode& code) override;
+  Result<RedeemedCommissioningCode> RedeemCommissioningCode(std::string_view code_hash,
+                                                            WallTime now) override;
+  Result<std::optional<std::string>> RecordDeviceCertificate(
+      const DeviceCertificate& certificate) override;
+  Result<int> RevokeDeviceCertificates(int64_t device_id) override;
+  Result<std::vector<DeviceCertificate>> ListDeviceCertificates(int64_t device_id) override;
+  Result<std::vector<DeviceCertificate>> ListCertificatesExpiringBefore(WallTime before) override;
+  Result<int64_t> QueueDeviceCommand(const NewDeviceCommand& command) override;
+  Result<std::vector<DeviceCommand>> TakePendingDeviceCommands(int64_t device_id, WallTime now,
+                                                               int limit) override;
+  Status CompleteDeviceCommand(int64_t device_id, int64_t command_id,
+                               std::string_view result_json) override;
+  Result<std::optional<DeviceCommand>> GetDeviceCommand(int64_t command_id) override;
+
   Result<int64_t> CreateAdminToken(const NewAdminToken& token) override;
   Result<int64_t> CountActiveAdminTokens() override;
 
   Result<RecordedEvent> RecordEvent(const AccessEvent& event,
                                     std::span<const OutboxMessage> outbox) override;
   Result<std::optional<StoredEvent>> GetEvent(int64_t event_id) override;
+  Result<std::optional<StoredEvent>> FindEventByRequest(int64_t device_id,
+                                                        std::string_view request_id) override;
+  Result<int64_t> CountEvents() override;
   Result<std::vector<OutboxEntry>> DueOutbox(std::string_view destination, WallTime now,
                                              int limit) override;
   Status AckOutbox(int64_t message_id) override;
@@ -89,6 +155,9 @@ class StoreImpl final : public Store {
   Result<ErasureReport> EraseLocked(int64_t user_id, bool delete_user);
   bool CheckpointTruncateLocked();
   Result<int64_t> CountBelowKeyLocked(uint32_t key_id);
+  // Decrypts the template row at `s` (columns template_id, user_id, key_id, dimension, nonce,
+  // ciphertext, tag) into `out` (`dim` floats). Requires mu_.
+  Status OpenTemplateRowLocked(Stmt& s, std::string_view model_version, size_t dim, float* out);
 
   const StoreOptions options_;
   const Clock& clock_;

@@ -139,6 +139,8 @@ TEST_F(MigrationTest, VersionOneDatabaseUpgradesWithItsData) {
   ASSERT_EQ(matrix->size(), 1u);
   EXPECT_EQ(matrix->template_ids[0], template_id);
   EXPECT_TRUE(std::equal(face.begin(), face.end(), matrix->values.begin()));
+  // Templates from before the change log (version 4) load; later ones are logged.
+  EXPECT_EQ(matrix->last_change_id, 0);
   // The upgraded database can hold what version 3 added.
   Door d;
   d.external_id = "D1";
@@ -148,7 +150,7 @@ TEST_F(MigrationTest, VersionOneDatabaseUpgradesWithItsData) {
   {
     RawDb raw(options_.db_file);
     EXPECT_EQ(raw.Column("SELECT version FROM schema_version ORDER BY version"),
-              (std::vector<std::string>{"1", "2", "3"}));
+              (std::vector<std::string>{"1", "2", "3", "4"}));
     EXPECT_EQ(raw.One("PRAGMA user_version"), std::to_string(CurrentSchemaVersion()));
   }
   // Migrating step by step gives exactly the schema of a fresh database.

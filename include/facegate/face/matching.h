@@ -18,6 +18,9 @@
 namespace facegate::face {
 
 inline constexpr int kTemplateSize = 128;
+// The embedding model whose templates this build produces and compares. Stored with every
+// template: templates of another version are never compared with these (store.h).
+inline constexpr std::string_view kModelVersion = "dlib-resnet-v1";
 using FaceTemplate = std::array<float, kTemplateSize>;
 
 // Euclidean distance.

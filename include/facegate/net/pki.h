@@ -4,8 +4,12 @@
 // listener's server certificate from it, with the server's IP addresses and DNS names as
 // subject alternative names, so that terminals can pin the CA (they know the server by IP).
 // Private keys are written with mode 0600 via a temporary file, fsync and rename.
-// Thread-safety: LocalCa is immutable after Open/Create; Issue* may be called concurrently.
+// Device certificates (clientAuth) are issued from terminals' CSRs at commissioning and renewal.
+// Thread-safety: LocalCa is immutable after Open/Create; Issue* may be called concurrently. The
+// free functions are thread-safe.
 #pragma once
+
+#include <openssl/types.h>  // X509, for IdentifyPeerCertificate
 
 #include <chrono>
 #include <filesystem>
@@ -46,6 +50,50 @@ struct CertificateInfo {
 
 Result<CertificateInfo> InspectCertificatePem(const std::string& pem);
 
+// What a terminal's certificate signing request (PKCS#10) says, once its self-signature has
+// been checked. Only the public key is ever used: the CSR's subject and extensions are
+// reported (subject_common_name, for logs) but never copied into a certificate.
+struct CsrInfo {
+  std::string key_type;             // "EC P-256", "EC P-384" or "RSA"
+  int key_bits = 0;                 // 256, 384, 2048, 3072, ...
+  std::string subject_common_name;  // "" when the CSR has none
+  // SHA-256 of the DER SubjectPublicKeyInfo, upper-case hex with ':' separators (so a renewal
+  // can tell a new key from a reused one).
+  std::string public_key_sha256_hex;
+};
+
+// Parses a PEM CSR ("BEGIN CERTIFICATE REQUEST"), checks its self-signature and its key.
+// Allowed keys: EC P-256 or P-384, RSA of 2048 to 8192 bits. Refusals are InvalidArgument
+// with a message saying which: not a PEM CSR (or damaged), bad signature, key type or size
+// not allowed (naming the key type, e.g. "RSA 1024 bits", "ED25519", "EC secp256k1").
+Result<CsrInfo> InspectCsrPem(const std::string& pem);
+
+// A device certificate to issue from a terminal's CSR.
+struct DeviceCertificateRequest {
+  std::string csr_pem;
+  // The subject CN, chosen by the server (e.g. "device-17"), never taken from the CSR:
+  // 1 to 64 characters of [A-Za-z0-9._-].
+  std::string device_identity;
+  std::chrono::hours validity = std::chrono::hours(24 * 397);
+};
+
+struct IssuedDeviceCertificate {
+  std::string certificate_pem;  // the device certificate alone
+  std::string ca_chain_pem;     // the CA certificate(s) above it: what the terminal trusts
+  std::string serial_hex;       // as CertificateInfo::serial_hex
+  std::chrono::system_clock::time_point not_before;
+  std::chrono::system_clock::time_point not_after;
+  CsrInfo csr;  // the key the certificate was issued for
+};
+
+// The serial number and expiry of a certificate the TLS layer already holds (the verified
+// client certificate of a session, SSL_get0_peer_certificate), for looking the device up.
+struct PeerCertificateId {
+  std::string serial_hex;  // same format as CertificateInfo::serial_hex
+  std::chrono::system_clock::time_point not_after;
+};
+Result<PeerCertificateId> IdentifyPeerCertificate(const X509* cert);
+
 class LocalCa {
  public:
   // Loads the CA from `dir` (ca.crt, ca.key), creating it when neither file exists. One
@@ -58,6 +106,14 @@ class LocalCa {
 
   // Issues a fresh key pair and a server certificate (serverAuth) signed by this CA.
   Result<CertificateAndKey> IssueServerCertificate(const ServerCertificateRequest& request) const;
+
+  // Signs the public key of a terminal's CSR (checked as InspectCsrPem does) into a client
+  // certificate: subject CN = request.device_identity, a random 128-bit serial, validity from
+  // now (minus the clock-skew allowance) for request.validity but not past the CA's own end,
+  // basicConstraints CA:FALSE (critical), keyUsage digitalSignature (+ keyEncipherment for
+  // RSA), extendedKeyUsage clientAuth only, subject and authority key identifiers.
+  Result<IssuedDeviceCertificate> IssueDeviceCertificate(
+      const DeviceCertificateRequest& request) const;
 
   const std::string& certificate_pem() const { return ca_cert_pem_; }
   const CertificateInfo& info() const { return info_; }

@@ -72,11 +72,25 @@ struct TemplateMatrix {
   std::vector<int64_t> template_ids;
   std::vector<int64_t> user_ids;  // user_ids[i] owns template_ids[i]
   std::vector<float> values;      // template i is values[i * dimension, (i + 1) * dimension)
+  // The template change log position this matrix reflects: follow it with
+  // Store::TemplateChangesSince(last_change_id, ...).
+  int64_t last_change_id = 0;
 
   size_t size() const { return template_ids.size(); }
   std::span<const float> row(size_t i) const {
     return {values.data() + i * static_cast<size_t>(dimension), static_cast<size_t>(dimension)};
   }
+};
+
+// Template additions and removals after a position of the change log, for keeping the 1:N
+// index in step with the database whoever wrote it.
+struct TemplateChanges {
+  int64_t last_change_id = 0;    // the position to ask from next time
+  std::vector<int64_t> removed;  // ids of templates removed (any model), oldest first
+  // Templates of the requested model added in the range and still present, decrypted.
+  // Apply the removals first: a template moved to another user appears in both.
+  TemplateMatrix added;
+  bool more = false;  // the range was cut at the limit: ask again
 };
 
 struct ErasureReport {
@@ -171,6 +185,176 @@ struct BackupInfo {
   int64_t users = 0;
   int64_t templates = 0;
   std::vector<uint32_t> key_ids;  // keys the backup's templates need: keep them with it
+};
+
+// --- access model
+// Groups, schedules, holidays and rights: what src/access decides with. Ids are assigned by
+// the store and never reused; external ids are the access-control system's (or admin-chosen).
+
+struct AccessGroup {
+  int64_t id = 0;
+  std::string external_id;
+  std::string name;
+  RecordSource source = RecordSource::kLocal;
+};
+
+struct GroupMembership {
+  int64_t user_id = 0;
+  int64_t group_id = 0;
+};
+
+// Day numbers of schedule ranges and holiday day types.
+inline constexpr int kFirstWeekday = 1;  // ISO 8601: 1 = Monday .. 7 = Sunday
+inline constexpr int kLastWeekday = 7;
+inline constexpr int kHolidayDayType = 8;
+inline constexpr int kSpecialDay1Type = 9;
+inline constexpr int kSpecialDay2Type = 10;
+inline constexpr int kMinutesPerDay = 1440;
+
+// Minutes from local midnight: start inclusive, end exclusive (end 1440 = until midnight).
+struct ScheduleRange {
+  int day = kFirstWeekday;  // 1..7 ISO weekday, 8 holiday, 9 and 10 special days
+  int start_minute = 0;     // 0..1439
+  int end_minute = 0;       // start_minute + 1 .. 1440
+
+  friend bool operator==(const ScheduleRange&, const ScheduleRange&) = default;
+};
+
+// A weekly schedule ("time zone" in Salto's terms), evaluated in the site's local time.
+struct Schedule {
+  int64_t id = 0;
+  std::string external_id;
+  std::string name;
+  std::string calendar = "default";  // the holiday calendar whose dates replace weekdays
+  RecordSource source = RecordSource::kLocal;
+  std::vector<ScheduleRange> ranges;  // by (day, start_minute) when read back
+};
+
+// A date of a holiday calendar on which schedules of that calendar use the ranges of
+// `day_type` instead of those of the weekday.
+struct Holiday {
+  std::string calendar = "default";
+  std::string local_date;  // YYYY-MM-DD, in the site's local calendar
+  int day_type = kHolidayDayType;
+  std::string name;
+  RecordSource source = RecordSource::kLocal;
+};
+
+// A right of exactly one user or one group to one door, within a schedule (none: at any time).
+struct AccessRight {
+  int64_t id = 0;
+  std::optional<int64_t> user_id;
+  std::optional<int64_t> group_id;
+  int64_t door_id = 0;
+  std::optional<int64_t> schedule_id;
+  RecordSource source = RecordSource::kLocal;
+  WallTime created_at{};  // set by the store
+};
+
+// Which rights ListAccessRights returns: every field set must match (none set: all rights).
+struct AccessRightFilter {
+  std::optional<int64_t> user_id;  // direct rights of this user (not those through groups)
+  std::optional<int64_t> group_id;
+  std::optional<int64_t> door_id;
+  std::optional<int64_t> schedule_id;
+};
+
+// Everything a decision snapshot is built from, read in one transaction (one consistent
+// state of the database). Users carry their names because User does; the snapshot keeps
+// only what decisions need.
+struct AccessModelData {
+  std::vector<User> users;
+  std::vector<Door> doors;
+  std::vector<AccessGroup> groups;
+  std::vector<GroupMembership> memberships;
+  std::vector<Schedule> schedules;  // with their ranges
+  std::vector<Holiday> holidays;
+  std::vector<AccessRight> rights;
+};
+
+// --- devices
+// Door terminals, the certificates issued to them, their one-time commissioning codes and
+// the commands waiting for them.
+
+// created: added by an admin, no certificate yet; commissioned: holds a current certificate;
+// disabled: refused (403) until an admin enables it again; decommissioned: certificates
+// revoked, needs a new commissioning code.
+enum class DeviceStatus { kCreated, kCommissioned, kDisabled, kDecommissioned };
+std::string_view DeviceStatusName(DeviceStatus status);  // "created", "commissioned", ...
+std::optional<DeviceStatus> ParseDeviceStatus(std::string_view name);
+
+struct Device {
+  int64_t id = 0;
+  std::string name;
+  std::optional<int64_t> door_id;
+  DeviceStatus status = DeviceStatus::kCreated;
+  bool online = false;
+  std::optional<WallTime> last_seen_at;
+  std::string firmware;
+  // The latest certificate recorded for the device (none before commissioning) and whether
+  // it has been revoked (decommissioning).
+  std::optional<std::string> cert_serial;
+  std::optional<WallTime> cert_not_after;
+  bool cert_revoked = false;
+  std::string settings_json = "{}";
+  WallTime created_at{};
+  WallTime updated_at{};
+};
+
+// A certificate issued to a device. Serials are upper-case hex (net::CertificateInfo's form).
+struct DeviceCertificate {
+  std::string serial_hex;
+  int64_t device_id = 0;
+  std::string device_name;  // filled when read back
+  WallTime issued_at{};
+  WallTime not_after{};
+  std::optional<WallTime> revoked_at;  // replaced by a newer one, or revoked
+};
+
+// How the certificate a TLS client presented relates to its device.
+enum class DeviceCertificateState {
+  kCurrent,   // the device's current certificate, not revoked
+  kReplaced,  // an earlier certificate of the device; a newer one replaced it
+  kRevoked,   // the device's latest certificate, revoked (decommissioned)
+};
+
+struct DeviceByCertificate {
+  Device device;
+  DeviceCertificate certificate;
+  DeviceCertificateState state = DeviceCertificateState::kCurrent;
+};
+
+// A commissioning code, as the store receives it: only its keyed hash (see commissioning.h).
+struct NewCommissioningCode {
+  int64_t device_id = 0;
+  std::string code_hash;  // 32 raw bytes: HMAC-SHA256 under the server's secret
+  WallTime expires_at{};
+};
+
+struct RedeemedCommissioningCode {
+  int64_t code_id = 0;
+  Device device;  // as it is (the caller checks its status)
+};
+
+struct NewDeviceCommand {
+  int64_t device_id = 0;
+  std::string command;                 // "reboot", "recommission", "decommission", "config", ...
+  std::string payload_json = "{}";     // a JSON value
+  std::string origin;                  // who asked: "admin:<token name>", "connect", ...
+  std::optional<WallTime> expires_at;  // not handed out from then on; none: never expires
+};
+
+struct DeviceCommand {
+  int64_t id = 0;
+  int64_t device_id = 0;
+  std::string command;
+  std::string payload_json;
+  std::string origin;
+  WallTime created_at{};
+  std::optional<WallTime> expires_at;
+  std::optional<WallTime> delivered_at;
+  std::optional<WallTime> completed_at;
+  std::optional<std::string> result_json;
 };
 
 }  // namespace facegate::store

@@ -84,6 +84,23 @@ class Store {
   virtual Result<std::vector<TemplateInfo>> ListTemplatesForReEnrollment(
       std::string_view current_model_version) = 0;
 
+  // --- template change log: every insert, delete or move of a template row, whoever made it
+  // (triggers write it), so the daemon's index follows changes made by facegatectl too.
+  // At most `limit` log rows are read per call; `added` is limited to `model_version`.
+  virtual Result<TemplateChanges> TemplateChangesSince(int64_t after_change_id,
+                                                       std::string_view model_version,
+                                                       int limit) = 0;
+  // Deletes the log rows up to `change_id` (applied by the only reader, the daemon); returns
+  // how many.
+  virtual Result<int64_t> PruneTemplateChanges(int64_t up_to_change_id) = 0;
+  // One user's templates of `model_version`, decrypted (1:1 verification of a claimed
+  // identity). Empty when the user has none.
+  virtual Result<TemplateMatrix> LoadTemplatesOfUser(int64_t user_id,
+                                                     std::string_view model_version) = 0;
+  // SQLite's data_version: changes when another connection (facegatectl) committed, so the
+  // daemon knows when to rebuild what it caches (the access snapshot).
+  virtual Result<int64_t> DataVersion() = 0;
+
   // --- template keys
   // Creates a new key file (the next id) in the key directory and makes it the current key.
   // Not available with systemd credentials: there the admin adds the file and restarts.
@@ -97,11 +114,123 @@ class Store {
   // --- doors and devices (the minimum events need; grows with the terminals issue)
   virtual Result<int64_t> UpsertDoor(const Door& door) = 0;
   virtual Result<std::optional<Door>> FindDoorByExternalId(std::string_view external_id) = 0;
+  virtual Result<Door> GetDoor(int64_t door_id) = 0;  // NotFound when absent
   virtual Result<int64_t> AddDevice(const NewDevice& device) = 0;
+
+  // --- access model (groups, schedules, holidays, rights)
+  // Creating a record whose external id (or key) exists fails with AlreadyExists; a missing
+  // referenced user, group, door or schedule with NotFound; updating or deleting a missing
+  // record with NotFound. Deleting a group cascades to its memberships and rights. A
+  // schedule still used by rights cannot be deleted (FailedPrecondition): dropping those
+  // rights, or making them valid at any time, would change who gets in without anyone
+  // deciding it.
+  virtual Result<int64_t> CreateAccessGroup(const AccessGroup& group) = 0;
+  virtual Status UpdateAccessGroup(const AccessGroup& group) = 0;  // by group.id
+  virtual Status DeleteAccessGroup(int64_t group_id) = 0;
+  virtual Result<std::vector<AccessGroup>> ListAccessGroups() = 0;  // by id
+  virtual Result<std::optional<AccessGroup>> FindAccessGroupByExternalId(
+      std::string_view external_id) = 0;
+
+  virtual Status AddGroupMember(int64_t group_id, int64_t user_id) = 0;
+  virtual Status RemoveGroupMember(int64_t group_id, int64_t user_id) = 0;
+  virtual Result<std::vector<int64_t>> ListGroupMembers(int64_t group_id) = 0;  // user ids
+  virtual Result<std::vector<int64_t>> ListGroupsOfUser(int64_t user_id) = 0;   // group ids
+
+  // A schedule is written with all its ranges in one transaction; UpdateSchedule and
+  // ReplaceScheduleRanges replace every range, so a reader never sees half a week.
+  virtual Result<int64_t> CreateSchedule(const Schedule& schedule) = 0;
+  virtual Status UpdateSchedule(const Schedule& schedule) = 0;  // by schedule.id, with ranges
+  virtual Status ReplaceScheduleRanges(int64_t schedule_id,
+                                       std::span<const ScheduleRange> ranges) = 0;
+  virtual Status DeleteSchedule(int64_t schedule_id) = 0;
+  virtual Result<std::optional<Schedule>> GetSchedule(int64_t schedule_id) = 0;
+  virtual Result<std::vector<Schedule>> ListSchedules() = 0;  // by id, with ranges
+
+  // Holidays are keyed by (calendar, local_date).
+  virtual Status CreateHoliday(const Holiday& holiday) = 0;
+  virtual Status UpdateHoliday(const Holiday& holiday) = 0;  // day type, name, source
+  virtual Status DeleteHoliday(std::string_view calendar, std::string_view local_date) = 0;
+  virtual Result<std::vector<Holiday>> ListHolidays() = 0;  // by calendar, date
+
+  // At most one right per (user, door) and per (group, door).
+  virtual Result<int64_t> CreateAccessRight(const AccessRight& right) = 0;
+  virtual Status UpdateAccessRight(const AccessRight& right) = 0;  // by right.id
+  virtual Status DeleteAccessRight(int64_t right_id) = 0;
+  virtual Result<std::vector<AccessRight>> ListAccessRights(const AccessRightFilter& filter) = 0;
+
+  // Users, doors, groups, memberships, schedules, holidays and rights, read in ONE read
+  // transaction: a consistent state even while another process writes. For building the
+  // decision snapshot (access::BuildSnapshot).
+  virtual Result<AccessModelData> LoadAccessSnapshotData() = 0;
 
   // Admin tokens: creation (name unique among active tokens) and the count of active ones.
   virtual Result<int64_t> CreateAdminToken(const NewAdminToken& token) = 0;
   virtual Result<int64_t> CountActiveAdminTokens() = 0;
+
+  // --- devices, certificates, commissioning codes, commands
+  // Missing devices are NotFound. Certificate serials are compared upper-cased.
+  virtual Result<Device> GetDevice(int64_t device_id) = 0;
+  virtual Result<Device> FindDeviceByName(std::string_view name) = 0;
+  // The device a presented certificate belongs to, and whether that certificate is its
+  // current one, a replaced one or a revoked one: the caller refuses all but kCurrent (and
+  // checks the device's status and the certificate's expiry). NotFound: no device ever had
+  // this serial.
+  virtual Result<DeviceByCertificate> FindDeviceByCertificateSerial(
+      std::string_view serial_hex) = 0;
+  // Devices with id > after_id, by id, at most `limit` (paging by cursor).
+  virtual Result<std::vector<Device>> ListDevices(int64_t after_id, int limit) = 0;
+  virtual Status SetDeviceStatus(int64_t device_id, DeviceStatus status) = 0;
+  // None: the device serves no door. NotFound names the missing device or door.
+  virtual Status SetDeviceDoor(int64_t device_id, std::optional<int64_t> door_id) = 0;
+  // A heartbeat (or any authenticated call): last_seen_at = seen_at, firmware, online. Returns
+  // true when the device was offline before (the caller logs it / counts it back online).
+  virtual Result<bool> RecordDeviceHeartbeat(int64_t device_id, WallTime seen_at,
+                                             std::string_view firmware) = 0;
+  // Marks offline every online device not seen since `not_seen_since` (never seen counts as
+  // not seen); returns their ids, ascending, for the caller's events and metrics.
+  virtual Result<std::vector<int64_t>> MarkDevicesOffline(WallTime not_seen_since) = 0;
+  // Deletes the device with its certificates, codes and commands; its events stay (device
+  // id cleared). A deleted device's certificates are then unknown serials.
+  virtual Status DeleteDevice(int64_t device_id) = 0;
+
+  // Stores a code's hash and expiry (after now) for a device; its earlier unused codes stop
+  // working at once (they report as expired). Returns the code's id.
+  virtual Result<int64_t> CreateCommissioningCode(const NewCommissioningCode& code) = 0;
+  // Atomically: the code must exist, be unused and unexpired at `now`; it is marked used.
+  // NotFound "unknown commissioning code"; FailedPrecondition "commissioning code already
+  // used" or "commissioning code expired". Guess limiting is the caller's.
+  virtual Result<RedeemedCommissioningCode> RedeemCommissioningCode(std::string_view code_hash,
+                                                                    WallTime now) = 0;
+
+  // Records a certificate issued to the device and makes it the current one, in ONE
+  // transaction: the previous current certificate (re-commissioning, renewal) gets
+  // revoked_at set, and the status becomes commissioned unless the device is disabled.
+  // Uses serial_hex, device_id and not_after (issued_at is the store's clock). Returns the
+  // serial of the current certificate it revoked, if any (none after a decommissioning); a
+  // serial recorded before, for any device, is AlreadyExists.
+  virtual Result<std::optional<std::string>> RecordDeviceCertificate(
+      const DeviceCertificate& certificate) = 0;
+  // Decommissioning: revokes every certificate of the device and sets its status to
+  // decommissioned, in one transaction. Returns how many certificates were revoked now.
+  virtual Result<int> RevokeDeviceCertificates(int64_t device_id) = 0;
+  // Every certificate of the device, newest first.
+  virtual Result<std::vector<DeviceCertificate>> ListDeviceCertificates(int64_t device_id) = 0;
+  // Current (not revoked) certificates with not_after < `before`, soonest first (for
+  // metrics, status and renewal warnings); already expired ones included.
+  virtual Result<std::vector<DeviceCertificate>> ListCertificatesExpiringBefore(
+      WallTime before) = 0;
+
+  // Queues a command for the device's next heartbeat or access answer; returns its id.
+  virtual Result<int64_t> QueueDeviceCommand(const NewDeviceCommand& command) = 0;
+  // The device's undelivered, unexpired commands (oldest first, at most `limit`), marked
+  // delivered at `now` in the same statement, so each is handed out once.
+  virtual Result<std::vector<DeviceCommand>> TakePendingDeviceCommands(int64_t device_id,
+                                                                       WallTime now, int limit) = 0;
+  // The device reports a delivered command done. NotFound: no such command for this device;
+  // FailedPrecondition: not delivered yet, or already completed.
+  virtual Status CompleteDeviceCommand(int64_t device_id, int64_t command_id,
+                                       std::string_view result_json) = 0;
+  virtual Result<std::optional<DeviceCommand>> GetDeviceCommand(int64_t command_id) = 0;
 
   // --- access events and the outbox
   // Writes the event and its outbox messages in one transaction; returns once durable.
@@ -109,6 +238,10 @@ class Store {
   virtual Result<RecordedEvent> RecordEvent(const AccessEvent& event,
                                             std::span<const OutboxMessage> outbox) = 0;
   virtual Result<std::optional<StoredEvent>> GetEvent(int64_t event_id) = 0;
+  // The event a device's request id produced, if any (terminal retries are answered from it).
+  virtual Result<std::optional<StoredEvent>> FindEventByRequest(int64_t device_id,
+                                                                std::string_view request_id) = 0;
+  virtual Result<int64_t> CountEvents() = 0;
   // Messages for `destination` whose next try is due at `now`, oldest first.
   virtual Result<std::vector<OutboxEntry>> DueOutbox(std::string_view destination, WallTime now,
                                                      int limit) = 0;
