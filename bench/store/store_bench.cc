@@ -4,6 +4,8 @@
 //   Open                     Store::Open of a populated database (quick_check, key checks)
 //   LoadTemplatesForIndex    decrypting every template for the 1:N index at start-up
 //   RecordEvent              access events with an outbox row; several threads share commits
+//   GalleryOpen              the daemon's start-up: decrypt every template and build the index
+//   EnrollThenSync           one template committed, then made searchable (change log + index)
 // The populated databases are built once per process (users by raw SQL, templates through
 // the store, 1000 per transaction). FACEGATE_BENCH_STORE_1M=1 adds a 1M-template database.
 #include <benchmark/benchmark.h>
@@ -20,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "facegate/gallery/gallery.h"
 #include "facegate/store/keyring.h"
 #include "facegate/store/store.h"
 
@@ -195,6 +198,57 @@ void BM_LoadTemplatesForIndex(benchmark::State& state) {
       benchmark::Counter(static_cast<double>(state.iterations() * n), benchmark::Counter::kIsRate);
 }
 
+void BM_GalleryOpen(benchmark::State& state) {
+  Populated& db = PopulatedDb(state.range(0));
+  auto store = MustOpen(db.options);
+  size_t n = 0;
+  for (auto _ : state) {
+    auto g = gallery::Gallery::Open(store.get(), {}, kModel, {}, SystemClock::Instance());
+    if (!g.ok()) {
+      state.SkipWithError(g.status().ToString().c_str());
+      break;
+    }
+    n = (*g)->Stats().templates;
+  }
+  state.counters["templates"] = static_cast<double>(n);
+  state.counters["templates/s"] =
+      benchmark::Counter(static_cast<double>(state.iterations() * n), benchmark::Counter::kIsRate);
+}
+
+// What an enrollment costs until the next capture can match it: the commit (fsync), then the
+// gallery reading the change log and adding the row to a 100k index.
+void BM_EnrollThenSync(benchmark::State& state) {
+  Populated& db = PopulatedDb(100'000);
+  auto store = MustOpen(db.options);
+  auto g = gallery::Gallery::Open(store.get(), {}, kModel, {}, SystemClock::Instance());
+  if (!g.ok()) {
+    state.SkipWithError(g.status().ToString().c_str());
+    return;
+  }
+  std::mt19937 rng(3);
+  const auto values = RandomEmbedding(rng);
+  NewTemplate t;
+  t.user_id = 1;
+  t.model_version = kModel;
+  t.values = values;
+  std::vector<int64_t> added;
+  for (auto _ : state) {
+    auto id = store->AddTemplate(t);
+    if (!id.ok()) {
+      state.SkipWithError(id.status().ToString().c_str());
+      break;
+    }
+    Status s = (*g)->Sync();
+    if (!s.ok()) state.SkipWithError(s.ToString().c_str());
+    added.push_back(*id);
+  }
+  // After the timed loop: keep the shared database as it was.
+  for (int64_t id : added) (void)store->DeleteTemplate(id);
+  state.counters["templates/s"] =
+      benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_EnrollThenSync)->Unit(benchmark::kMillisecond)->UseRealTime();
+
 void RegisterPopulated() {
   std::vector<int64_t> sizes = {10'000, 100'000};
   const char* big = std::getenv("FACEGATE_BENCH_STORE_1M");
@@ -209,6 +263,10 @@ void RegisterPopulated() {
         ->Unit(benchmark::kMillisecond)
         ->UseRealTime();
     benchmark::RegisterBenchmark("BM_LoadTemplatesForIndex", BM_LoadTemplatesForIndex)
+        ->Arg(n)
+        ->Unit(benchmark::kMillisecond)
+        ->UseRealTime();
+    benchmark::RegisterBenchmark("BM_GalleryOpen", BM_GalleryOpen)
         ->Arg(n)
         ->Unit(benchmark::kMillisecond)
         ->UseRealTime();

@@ -28,8 +28,7 @@ namespace {
 class GalleryImpl final : public Gallery {
  public:
   GalleryImpl(store::Store* store, const GalleryOptions& options, std::string model_version,
-              const face::MatchingOptions& matching, const Clock& clock,
-              MetricsRegistry* metrics)
+              const face::MatchingOptions& matching, const Clock& clock, MetricsRegistry* metrics)
       : store_(store),
         options_(options),
         model_version_(std::move(model_version)),
@@ -45,10 +44,10 @@ class GalleryImpl final : public Gallery {
       risk_gauge_ = metrics->GetGauge(
           "facegate_gallery_stranger_false_match_probability",
           "Chance that a person not enrolled matches somebody, at the gallery size and level");
-      risk_above_gauge_ = metrics->GetGauge(
-          "facegate_gallery_stranger_risk_above_bound",
-          "1 when the stranger false-match probability exceeds face.matching."
-          "max_stranger_probability");
+      risk_above_gauge_ =
+          metrics->GetGauge("facegate_gallery_stranger_risk_above_bound",
+                            "1 when the stranger false-match probability exceeds face.matching."
+                            "max_stranger_probability");
       sync_errors_ = metrics->GetCounter("facegate_gallery_sync_errors_total",
                                          "Failed attempts to follow the template change log");
     }
@@ -87,11 +86,8 @@ class GalleryImpl final : public Gallery {
     }
     {
       std::lock_guard lock(sync_mu_);
-      owner_of_.reserve(matrix->size());
-      for (size_t i = 0; i < matrix->size(); ++i) {
-        owner_of_[matrix->template_ids[i]] = matrix->user_ids[i];
-        ++templates_per_user_[matrix->user_ids[i]];
-      }
+      templates_per_user_.reserve(matrix->size());
+      for (int64_t user : matrix->user_ids) ++templates_per_user_[user];
       position_ = matrix->last_change_id;
       prune_candidate_ = position_;
       prune_candidate_at_ = clock_.Monotonic();
@@ -104,12 +100,13 @@ class GalleryImpl final : public Gallery {
     spdlog::info("gallery loaded: templates={} identities={} model={} storage={} seconds={:.3f}",
                  index_->size(), identities_.load(), model_version_,
                  options_.storage == index::Storage::kInt8 ? "int8" : "float32", load_seconds_);
-    auto skipped = store_->ListTemplatesForReEnrollment(model_version_);
-    if (skipped.ok() && !skipped->empty()) {
+    // A count, not the list: the list joins users and sorts, seconds at a million rows.
+    auto all = store_->CountTemplates();
+    if (all.ok() && static_cast<size_t>(*all) > index_->size()) {
       spdlog::warn(
           "{} templates were made by another face model and are not matched: enroll those "
           "people again (facegatectl store status lists them)",
-          skipped->size());
+          static_cast<size_t>(*all) - index_->size());
     }
     return Status::Ok();
   }
@@ -131,8 +128,8 @@ class GalleryImpl final : public Gallery {
         if (stopping_) break;
         lock.unlock();
         Status s = Sync();
-        if (!s.ok()) spdlog::error("gallery: following the template changes failed: {}",
-                                   s.ToString());
+        if (!s.ok())
+          spdlog::error("gallery: following the template changes failed: {}", s.ToString());
         lock.lock();
       }
     });
@@ -175,20 +172,19 @@ class GalleryImpl final : public Gallery {
       auto changes = store_->TemplateChangesSince(position_, model_version_, options_.sync_batch);
       if (!changes.ok()) return changes.status();
       // Removals first: a template moved to another user is in both lists.
-      for (int64_t id : changes->removed) {
-        Status s = index_->Remove(id);
-        if (s.ok() || s.code() == StatusCode::kNotFound) {
-          if (s.ok()) ForgetTemplateLocked(id);
-          continue;
+      for (size_t i = 0; i < changes->removed.size(); ++i) {
+        Status s = index_->Remove(changes->removed[i]);
+        if (s.ok()) {
+          ForgetTemplateLocked(changes->removed_user_ids[i]);
+        } else if (s.code() != StatusCode::kNotFound) {  // NotFound: another model's row
+          return s;
         }
-        return s;
       }
       const store::TemplateMatrix& added = changes->added;
       for (size_t i = 0; i < added.size(); ++i) {
         const int64_t id = added.template_ids[i];
         if (index_->Contains(id)) continue;  // logged twice (moved back and forth)
         FACEGATE_RETURN_IF_ERROR(index_->Add(id, added.user_ids[i], added.row(i)));
-        owner_of_[id] = added.user_ids[i];
         ++templates_per_user_[added.user_ids[i]];
       }
       std::vector<float> scrub = std::move(changes->added.values);
@@ -202,14 +198,12 @@ class GalleryImpl final : public Gallery {
     return Status::Ok();
   }
 
-  void ForgetTemplateLocked(int64_t id) {
-    auto owner = owner_of_.find(id);
-    if (owner == owner_of_.end()) return;
-    auto count = templates_per_user_.find(owner->second);
+  // One template of `user` left the index.
+  void ForgetTemplateLocked(int64_t user) {
+    auto count = templates_per_user_.find(user);
     if (count != templates_per_user_.end() && --count->second <= 0) {
       templates_per_user_.erase(count);
     }
-    owner_of_.erase(owner);
   }
 
   // Deletes change log rows applied more than prune_after_s ago: another reader of the log
@@ -263,7 +257,6 @@ class GalleryImpl final : public Gallery {
   std::mutex sync_mu_;  // guards the members below until the atomics
   int64_t position_ = 0;
   std::unordered_map<int64_t, int> templates_per_user_;
-  std::unordered_map<int64_t, int64_t> owner_of_;  // template id -> user id
   int64_t prune_candidate_ = 0;
   int64_t pruned_up_to_ = 0;
   Clock::MonoTime prune_candidate_at_{};
@@ -292,8 +285,8 @@ Result<std::unique_ptr<Gallery>> Gallery::Open(store::Store* store, const Galler
                                                const face::MatchingOptions& matching,
                                                const Clock& clock, MetricsRegistry* metrics) {
   if (store == nullptr) return Status::InvalidArgument("gallery: no store");
-  auto g = std::make_unique<GalleryImpl>(store, options, std::move(model_version), matching,
-                                         clock, metrics);
+  auto g = std::make_unique<GalleryImpl>(store, options, std::move(model_version), matching, clock,
+                                         metrics);
   FACEGATE_RETURN_IF_ERROR(g->Load());
   return std::unique_ptr<Gallery>(std::move(g));
 }

@@ -715,7 +715,7 @@ Result<TemplateChanges> StoreImpl::TemplateChangesSince(int64_t after_change_id,
   out.last_change_id = after_change_id;
   out.added.model_version = model_version;
   Result<Stmt> log = db_->Prepare(
-      "SELECT change_id, template_id, op FROM template_changes WHERE change_id > ? "
+      "SELECT change_id, template_id, op, user_id FROM template_changes WHERE change_id > ? "
       "ORDER BY change_id LIMIT ?");
   if (!log.ok()) return log.status();
   log->Bind(1, after_change_id).Bind(2, static_cast<int64_t>(limit) + 1);
@@ -729,7 +729,10 @@ Result<TemplateChanges> StoreImpl::TemplateChangesSince(int64_t after_change_id,
       break;
     }
     out.last_change_id = log->Int(0);
-    if (log->Text(2) == "remove") out.removed.push_back(log->Int(1));
+    if (log->Text(2) == "remove") {
+      out.removed.push_back(log->Int(1));
+      out.removed_user_ids.push_back(log->Int(3));
+    }
   }
   if (out.last_change_id == after_change_id) return out;
 
