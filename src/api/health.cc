@@ -62,15 +62,15 @@ std::string Readiness::ReportJson() const {
 void AddHealthRoutes(net::Router& router, HealthRoutes which,
                      std::shared_ptr<const Readiness> readiness, MetricsRegistry* metrics,
                      const Clock& clock, Clock::MonoTime start) {
-  router.Add(http::verb::get, "/healthz", "healthz",
-             [](std::shared_ptr<net::RequestContext> ctx, net::Responder respond) {
-               respond(net::MakeJsonResponse(ctx->message, http::status::ok,
-                                             "{\"status\":\"ok\"}\n"));
-             });
+  router.Add(
+      http::verb::get, "/healthz", "healthz",
+      [](std::shared_ptr<net::RequestContext> ctx, net::Responder respond) {
+        respond(net::MakeJsonResponse(ctx->message, http::status::ok, "{\"status\":\"ok\"}\n"));
+      });
   router.Add(http::verb::get, "/readyz", "readyz",
              [readiness](std::shared_ptr<net::RequestContext> ctx, net::Responder respond) {
-               auto status = readiness->Ready() ? http::status::ok
-                                                : http::status::service_unavailable;
+               auto status =
+                   readiness->Ready() ? http::status::ok : http::status::service_unavailable;
                respond(net::MakeJsonResponse(ctx->message, status, readiness->ReportJson()));
              });
   if (!which.metrics) return;
@@ -82,7 +82,7 @@ void AddHealthRoutes(net::Router& router, HealthRoutes which,
   Gauge* uptime = metrics->GetGauge("facegate_uptime_seconds", "Seconds since the daemon started.");
   router.Add(http::verb::get, "/metrics", "metrics",
              [metrics, uptime, &clock, start](std::shared_ptr<net::RequestContext> ctx,
-                                               net::Responder respond) {
+                                              net::Responder respond) {
                uptime->Set(std::chrono::duration<double>(clock.Monotonic() - start).count());
                net::HttpResponse res{http::status::ok, ctx->message.version()};
                res.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");

@@ -7,17 +7,23 @@
 #include <spdlog/spdlog.h>
 #include <systemd/sd-daemon.h>
 
+#include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/post.hpp>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <thread>
 
+#include "facegate/access/snapshot_from_store.h"
+#include "facegate/api/device_api.h"
 #include "facegate/api/health.h"
 #include "facegate/core/files.h"
 #include "facegate/core/metrics.h"
 #include "facegate/core/version.h"
+#include "facegate/face/face_engine.h"
+#include "facegate/gallery/gallery.h"
 #include "facegate/net/http_server.h"
 #include "facegate/net/pki.h"
 #include "facegate/net/tls.h"
@@ -94,15 +100,34 @@ struct Daemon::Impl {
   net::ServerCertificateRequest CertificateRequest() const;
   Result<std::shared_ptr<asio::ssl::context>> MakeTls(const net::ListenerOptions& l);
   Status WritePortsFile();
+  Status StartFaceWork();
+  Status StartDeviceApi();
+  void ResumeKeyRotation();
+  void RefreshStatus();
+  void RefreshAccessSnapshot(bool force);
+  std::shared_ptr<const access::AccessSnapshot> AccessSnapshot() const;
   void Drain();
 
   DaemonOptions options;
   const Clock& clock;
   Clock::MonoTime start_time;
   std::unique_ptr<net::LocalCa> ca;
+  MetricsRegistry metrics;  // before the components that register series in it
   std::unique_ptr<store::Store> store;
+  // Face work, declared after the store (the gallery reads it) and before the servers (their
+  // handlers use both): members are destroyed in reverse order.
+  std::unique_ptr<face::FaceEngine> face_engine;
+  std::unique_ptr<gallery::Gallery> gallery;
+  // The access model decisions use, rebuilt when another process changed the database.
+  mutable std::mutex snapshot_mu;
+  std::shared_ptr<const access::AccessSnapshot> access_snapshot;  // GUARDED_BY(snapshot_mu)
+  std::optional<int64_t> snapshot_data_version;
+  std::string commissioning_secret;
+  std::shared_ptr<api::DeviceApi> device_api;
+  // Resumes a key rotation that an earlier run (or facegatectl) left unfinished.
+  std::thread rotation_thread;
+  std::atomic<bool> stopping{false};
   net::CertificateAndKey server_cert;
-  MetricsRegistry metrics;
   std::shared_ptr<api::Readiness> readiness = std::make_shared<api::Readiness>();
   asio::io_context io;
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
@@ -173,6 +198,8 @@ Daemon::Daemon(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 Daemon::~Daemon() {
   if (!impl_) return;
+  impl_->stopping.store(true);
+  if (impl_->rotation_thread.joinable()) impl_->rotation_thread.join();
   impl_->work.reset();
   impl_->io.stop();
   for (auto& t : impl_->threads) t.join();
@@ -196,6 +223,9 @@ Status Daemon::Initialize() {
   auto opened = store::Store::Open(o.store, impl_->clock);
   if (!opened.ok()) return opened.status().WithContext("store " + o.store.db_file.string());
   impl_->store = std::move(opened).value();
+  auto secret = api::LoadCommissioningSecret(impl_->pki_dir() / "commissioning.secret", true);
+  if (!secret.ok()) return secret.status().WithContext("commissioning secret");
+  impl_->commissioning_secret = std::move(secret).value();
   auto ca = net::LocalCa::OpenOrCreate(impl_->pki_dir(), impl_->clock,
                                        std::chrono::hours(24) * o.tls.ca_validity_days);
   if (!ca.ok()) return ca.status().WithContext("local CA");
@@ -230,14 +260,128 @@ Result<std::string> Daemon::CreateFirstAdminToken() {
   return token;
 }
 
+Status Daemon::Impl::StartFaceWork() {
+  if (!options.face.enabled) {
+    spdlog::warn("face.enabled is false: captures cannot be identified");
+    return Status::Ok();
+  }
+  readiness->Require("face_engine");
+  readiness->Require("gallery");
+  auto engine = face::FaceEngine::Open(options.face, &clock, &metrics);
+  if (!engine.ok()) return engine.status().WithContext("face engine");
+  face_engine = std::move(engine).value();
+  face::EngineInfo info = face_engine->Info();
+  readiness->Set("face_engine", true,
+                 "workers=" + std::to_string(info.workers) + " blas=" + info.blas);
+
+  auto g = gallery::Gallery::Open(store.get(), options.index, std::string(face::kModelVersion),
+                                  options.face.matching, clock, &metrics);
+  if (!g.ok()) return g.status().WithContext("gallery");
+  gallery = std::move(g).value();
+  gallery->StartBackgroundSync();
+  RefreshStatus();
+  return Status::Ok();
+}
+
+std::shared_ptr<const access::AccessSnapshot> Daemon::Impl::AccessSnapshot() const {
+  std::lock_guard lock(snapshot_mu);
+  return access_snapshot;
+}
+
+// Rebuilds the access snapshot when the database changed under another connection
+// (facegatectl on the host) or when `force`d. A failed rebuild keeps the current snapshot.
+void Daemon::Impl::RefreshAccessSnapshot(bool force) {
+  auto version = store->DataVersion();
+  if (!force && version.ok() && snapshot_data_version == *version) return;
+  auto snapshot = access::LoadSnapshot(*store);
+  if (!snapshot.ok()) {
+    spdlog::error("access model not reloaded (decisions keep the previous one): {}",
+                  snapshot.status().ToString());
+    return;
+  }
+  std::lock_guard lock(snapshot_mu);
+  access_snapshot = std::move(snapshot).value();
+  if (version.ok()) snapshot_data_version = *version;
+}
+
+void Daemon::Impl::ResumeKeyRotation() {
+  auto status = store->KeyRotationStatus();
+  if (!status.ok() || status->done) return;
+  spdlog::info("resuming the template key rotation to key {}: {} templates left",
+               status->target_key_id, status->remaining);
+  rotation_thread = std::thread([this] {
+    store::KeyRotationOptions batch;
+    batch.max_batches = 1;  // one transaction at a time, so a stop is prompt
+    while (!stopping.load()) {
+      auto progress = store->RotateKey(batch);
+      if (!progress.ok()) {
+        spdlog::error("template key rotation stopped: {}", progress.status().ToString());
+        return;
+      }
+      if (progress->done) {
+        spdlog::info("template key rotation finished: all templates under key {}",
+                     progress->target_key_id);
+        return;
+      }
+    }
+  });
+}
+
+Status Daemon::Impl::StartDeviceApi() {
+  RefreshAccessSnapshot(true);
+  if (!AccessSnapshot()) return Status::Internal("the access model could not be loaded");
+  api::DeviceApiContext c;
+  c.store = store.get();
+  c.engine = face_engine.get();
+  c.gallery = gallery.get();
+  c.access_snapshot = [this] { return AccessSnapshot(); };
+  c.ca = ca.get();
+  c.commissioning_secret = commissioning_secret;
+  c.matching = options.face.matching;
+  c.clock = &clock;
+  c.metrics = &metrics;
+  auto created = api::DeviceApi::Create(options.devices, std::move(c));
+  if (!created.ok()) return created.status();
+  device_api = std::move(created).value();
+  return Status::Ok();
+}
+
+// Called once a second from the main loop: what /readyz shows beyond the fixed checks, the
+// access model, and the device API's periodic duties.
+void Daemon::Impl::RefreshStatus() {
+  RefreshAccessSnapshot(false);
+  if (device_api) device_api->Tick();
+  if (!gallery) return;
+  gallery::GalleryStats st = gallery->Stats();
+  readiness->Set("gallery", true,
+                 "templates=" + std::to_string(st.templates) +
+                     " identities=" + std::to_string(st.identities) + " simd=" + st.simd);
+  if (st.stranger_risk.above_bound) {
+    char text[256];
+    std::snprintf(text, sizeof text,
+                  "%zu people at security level %s: a stranger matches somebody with "
+                  "probability %.3f (bound %.3f); raise face.matching.security_level or use "
+                  "1:1 at the doors",
+                  st.identities, std::string(face::SecurityLevelName(st.security_level)).c_str(),
+                  st.stranger_risk.probability, options.face.matching.max_stranger_probability);
+    readiness->SetWarning("stranger_risk", text);
+  } else {
+    readiness->ClearWarning("stranger_risk");
+  }
+}
+
 Status Daemon::Start() {
   auto& o = impl_->options;
+  FACEGATE_RETURN_IF_ERROR(impl_->StartFaceWork());
+  impl_->ResumeKeyRotation();
+  FACEGATE_RETURN_IF_ERROR(impl_->StartDeviceApi().WithContext("device API"));
   auto router_for = [&](const net::ListenerOptions& l) {
     auto router = std::make_shared<net::Router>();
     api::HealthRoutes which;
     which.metrics = l.name == "admin";
     api::AddHealthRoutes(*router, which, impl_->readiness, &impl_->metrics, impl_->clock,
                          impl_->start_time);
+    if (l.name == "device") impl_->device_api->AddRoutes(*router);
     return router;
   };
   for (const auto* l : {&o.device, &o.admin, &o.enrollment}) {
@@ -278,6 +422,7 @@ int Daemon::RunUntilStopped() {
   for (;;) {
     unsigned flags = WaitForSignals(std::chrono::milliseconds(1000));
     if (flags & kSignalStop) break;
+    impl_->RefreshStatus();
     if (flags & kSignalReload) {
       sd_notify(0, "RELOADING=1");
       Status s = Reload();
@@ -323,6 +468,10 @@ void Daemon::Impl::Drain() {
   for (auto& t : threads) t.join();
   threads.clear();
   servers.clear();
+  // Before the engine: the API's threads may still be finishing decisions.
+  device_api.reset();
+  stopping.store(true);
+  if (rotation_thread.joinable()) rotation_thread.join();
   if (!options.server.ports_file.empty()) {
     std::error_code ec;
     std::filesystem::remove(options.server.ports_file, ec);  // the ports are no longer bound

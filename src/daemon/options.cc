@@ -81,6 +81,18 @@ Result<DaemonOptions> ParseDaemonOptions(std::string_view text,
       store::ParseStoreOptions(s, &o.store);
     }
     {
+      auto s = top.Child("face");
+      face::ParseFaceOptions(s, &o.face);
+    }
+    {
+      auto s = top.Child("index");
+      gallery::ParseGalleryOptions(s, &o.index);
+    }
+    {
+      auto s = top.Child("devices");
+      api::ParseDeviceApiOptions(s, &o.devices);
+    }
+    {
       auto listeners = top.Child("listeners");
       for (auto* l : {&o.device, &o.admin, &o.enrollment}) {
         auto s = listeners.Child(l->name);

@@ -42,6 +42,7 @@ void ParseMatchingOptions(ConfigSection& s, MatchingOptions* o) {
 }  // namespace
 
 void ParseFaceOptions(ConfigSection& s, FaceOptions* o) {
+  s.Get("enabled", &o->enabled);
   s.GetPath("models_dir", &o->models_dir);
   s.GetPath("recognition_manifest", &o->recognition_manifest);
   s.GetPath("landmarks_model", &o->landmarks_model);

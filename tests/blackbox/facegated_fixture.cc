@@ -52,7 +52,8 @@ FacegatedUnderTest::FacegatedUnderTest() {
       "device": { "address": "127.0.0.1", "port": 0 },
       "admin": { "address": "127.0.0.1", "port": 0 },
       "enrollment": { "enabled": false }
-    }
+    },
+    "face": { "enabled": false }
   })");
 }
 

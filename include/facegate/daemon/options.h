@@ -9,8 +9,11 @@
 #include <string>
 #include <vector>
 
+#include "facegate/api/device_api.h"
 #include "facegate/core/logging.h"
 #include "facegate/core/status.h"
+#include "facegate/face/face_options.h"
+#include "facegate/gallery/gallery.h"
 #include "facegate/net/listener_options.h"
 #include "facegate/store/options.h"
 
@@ -43,6 +46,9 @@ struct DaemonOptions {
   net::ListenerOptions admin;
   net::ListenerOptions enrollment;
   store::StoreOptions store;  // paths default to data_dir (facegate.db, keys/)
+  face::FaceOptions face;
+  gallery::GalleryOptions index;  // the "index" section: the in-memory 1:N gallery
+  api::DeviceApiOptions devices;  // the door terminals' API (docs/device-api.md)
 };
 
 // Defaults before any file is read.

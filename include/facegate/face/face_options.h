@@ -46,6 +46,9 @@ struct MatchingOptions {
 };
 
 struct FaceOptions {
+  // The daemon loads the engine and serves captures. Off only where no face work is wanted
+  // (tests of other subsystems): captures are then answered 503.
+  bool enabled = true;
   // Where the model files are; the two paths below default to their usual names in it.
   std::filesystem::path models_dir = "/usr/share/facegate/models";
   std::filesystem::path recognition_manifest;  // tfjs manifest (its .bin beside it)
