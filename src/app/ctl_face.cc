@@ -29,6 +29,7 @@ constexpr const char* kFaceHelp =
     "Commands:\n"
     "  embed IMAGE...   faces, landmarks, quality values and templates of each image\n"
     "  compare A B      distance between the largest faces of two images, and the verdict\n"
+    "  enroll EXTERNAL_ID IMAGE...   store a user's face templates (needs the store)\n"
     "\n"
     "Run 'facegatectl face COMMAND --help' for a command's options.\n";
 

@@ -1,0 +1,523 @@
+// Black-box: the site-administration commands of facegatectl (user, door, group, schedule,
+// holiday, right, device, face enroll) run as the real binary against a data directory made
+// by the real `facegated --init`. What they wrote is checked by opening the same store in the
+// test process; commissioning codes are checked by redeeming them as the daemon would.
+#include <fcntl.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <opencv2/core.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <regex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "blackbox/facegated_fixture.h"
+#include "facegate/core/clock.h"
+#include "facegate/net/pki.h"
+#include "facegate/store/commissioning.h"
+#include "facegate/store/store.h"
+
+extern char** environ;
+
+namespace facegate::testing {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+using json = nlohmann::json;
+
+std::filesystem::path CtlBinary() { return BinaryDir() / "src" / "app" / "facegatectl"; }
+std::filesystem::path ModelsDir() { return SourceDir() / "models"; }
+
+struct CtlResult {
+  int code = -1;  // exit code; -1 when it did not exit normally (or was killed at the timeout)
+  std::string out;
+  std::string err;
+};
+
+// Runs facegatectl with stdout and stderr apart and stdin /dev/null (not a terminal, so a
+// command that would ask must refuse instead).
+CtlResult RunCtl(const std::filesystem::path& dir, const std::vector<std::string>& args) {
+  static int runs = 0;
+  ++runs;
+  const auto out_file = dir / ("site-" + std::to_string(runs) + ".out");
+  const auto err_file = dir / ("site-" + std::to_string(runs) + ".err");
+  std::vector<std::string> argv = {CtlBinary().string()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  std::vector<char*> cargv;
+  for (auto& a : argv) cargv.push_back(a.data());
+  cargv.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, 1, out_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                   0644);
+  posix_spawn_file_actions_addopen(&actions, 2, err_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                   0644);
+  pid_t pid = -1;
+  const int rc = posix_spawn(&pid, cargv[0], &actions, nullptr, cargv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  CtlResult result;
+  if (rc != 0) {
+    result.err = "posix_spawn failed: " + std::string(std::strerror(rc));
+    return result;
+  }
+  int status = 0;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(90);
+  for (;;) {
+    if (::waitpid(pid, &status, WNOHANG) == pid) break;
+    if (std::chrono::steady_clock::now() > deadline) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, &status, 0);
+      status = -1;
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  if (status != -1 && WIFEXITED(status)) result.code = WEXITSTATUS(status);
+  result.out = ReadFileForTest(out_file);
+  result.err = ReadFileForTest(err_file);
+  return result;
+}
+
+std::string Describe(const CtlResult& r) {
+  return "exit " + std::to_string(r.code) + "\n--- stdout:\n" + r.out + "--- stderr:\n" + r.err;
+}
+
+json ParseJson(const CtlResult& r) {
+  try {
+    return json::parse(r.out);
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << "stdout is not one JSON document (" << e.what() << ")\n" << Describe(r);
+    return json();
+  }
+}
+
+class CtlSiteTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    daemon_.WriteConfig();
+    auto run = daemon_.Run({"--init", "--config", daemon_.config_path().string()});
+    ASSERT_TRUE(run.ok()) << run.status().ToString();
+    ASSERT_TRUE(run->exit.has_value() && run->exit->code == 0) << run->output;
+  }
+
+  // facegatectl ARGS --config <the daemon's config>.
+  CtlResult Ctl(std::vector<std::string> args) {
+    args.push_back("--config");
+    args.push_back(daemon_.config_path().string());
+    return RunCtl(daemon_.dir(), args);
+  }
+
+  // Expects exit `code`; for failures, that stderr names `needle`.
+  void ExpectExit(const CtlResult& r, int code, const std::string& needle = "") {
+    EXPECT_EQ(r.code, code) << Describe(r);
+    if (!needle.empty()) {
+      EXPECT_THAT(r.err, HasSubstr(needle)) << Describe(r);
+    }
+  }
+
+  std::unique_ptr<store::Store> OpenStore() {
+    store::StoreOptions o;
+    o.db_file = daemon_.data_dir() / "facegate.db";
+    o.key_dir = daemon_.data_dir() / "keys";
+    o.create_if_missing = false;
+    auto s = store::Store::Open(o, SystemClock::Instance());
+    EXPECT_TRUE(s.ok()) << s.status().ToString();
+    return s.ok() ? std::move(s).value() : nullptr;
+  }
+
+  FacegatedUnderTest daemon_;
+};
+
+TEST_F(CtlSiteTest, UserAddUpdateListShowErase) {
+  auto r = Ctl({"user", "add", "alice", "--first-name", "Alice", "--last-name", "Liddell",
+                "--valid-from", "2026-01-01T00:00:00Z", "--valid-until",
+                "2030-01-01T00:00:00+01:00", "--json"});
+  ASSERT_EQ(r.code, 0) << Describe(r);
+  json j = ParseJson(r);
+  EXPECT_EQ(j["external_id"], "alice");
+  EXPECT_EQ(j["first_name"], "Alice");
+  EXPECT_EQ(j["valid_from"], "2026-01-01T00:00:00.000Z");
+  EXPECT_EQ(j["valid_until"], "2029-12-31T23:00:00.000Z");
+  EXPECT_EQ(j["active"], true);
+  EXPECT_EQ(j["source"], "local");
+
+  ExpectExit(Ctl({"user", "add", "alice"}), 1, "alice");  // duplicate
+  ExpectExit(Ctl({"user", "add", "bob", "--valid-from", "yesterday"}), 2, "--valid-from");
+  ExpectExit(Ctl({"user", "add", "bob", "--valid-from", "2027-01-01T00:00:00Z", "--valid-until",
+                  "2026-01-01T00:00:00Z"}),
+             2, "never be valid");
+  ExpectExit(Ctl({"user", "add", "bob", "--colour", "blue"}), 2, "--colour");
+  ExpectExit(Ctl({"user", "add"}), 2, "external id");
+  ExpectExit(Ctl({"user", "frobnicate"}), 2, "frobnicate");
+  EXPECT_EQ(Ctl({"user", "add", "--help"}).code, 0);
+
+  r = Ctl({"user", "update", "alice", "--banned", "--inactive", "--valid-until", "none", "--json"});
+  ASSERT_EQ(r.code, 0) << Describe(r);
+  j = ParseJson(r);
+  EXPECT_EQ(j["banned"], true);
+  EXPECT_EQ(j["active"], false);
+  EXPECT_TRUE(j["valid_until"].is_null());
+  EXPECT_EQ(j["first_name"], "Alice");  // kept
+  ExpectExit(Ctl({"user", "update", "bob", "--banned"}), 1, "bob");
+  ExpectExit(Ctl({"user", "update", "alice", "--banned", "--unbanned"}), 2, "contradict");
+  ExpectExit(Ctl({"user", "update", "alice"}), 2, "nothing to change");
+
+  ASSERT_EQ(Ctl({"user", "add", "bob"}).code, 0);
+  r = Ctl({"user", "list", "--json"});
+  ASSERT_EQ(r.code, 0) << Describe(r);
+  j = ParseJson(r);
+  ASSERT_EQ(j["users"].size(), 2u);
+  EXPECT_EQ(j["users"][0]["external_id"], "alice");
+  EXPECT_EQ(j["users"][1]["templates"], 0);
+  r = Ctl({"user", "list"});
+  EXPECT_THAT(r.out, HasSubstr("inactive,banned")) << Describe(r);
+
+  // Templates show as metadata only.
+  {
+    auto s = OpenStore();
+    ASSERT_TRUE(s);
+    auto u = s->FindUserByExternalId("bob");
+    ASSERT_TRUE(u.ok());
+    std::vector<float> v(128, 0.0884f);
+    store::NewTemplate t;
+    t.user_id = u->id;
+    t.model_version = "dlib-resnet-v1";
+    t.values = v;
+    t.quality_json = R"({"sharpness": 99.5})";
+    ASSERT_TRUE(s->AddTemplate(t).ok());
+  }
+  r = Ctl({"user", "show", "bob", "--json"});
+  ASSERT_EQ(r.code, 0) << Describe(r);
+  j = ParseJson(r);
+  ASSERT_EQ(j["templates"].size(), 1u);
+  EXPECT_EQ(j["templates"][0]["model_version"], "dlib-resnet-v1");
+  EXPECT_EQ(j["templates"][0]["quality"]["sharpness"], 99.5);
+  EXPECT_FALSE(j["templates"][0].contains("values"));
+  EXPECT_THAT(r.out, Not(HasSubstr("0.0884")));
+  r = Ctl({"user", "show", "bob"});
+  EXPECT_EQ(r.code, 0) << Describe(r);
+  EXPECT_THAT(r.out, Not(HasSubstr("0.0884")));
+  ExpectExit(Ctl({"user", "show", "carol"}), 1, "carol");
+
+  // Erasure: refused without --yes when nobody can be asked; then done, with the report.
+  ExpectExit(Ctl({"user", "erase", "bob"}), 2, "--yes");
+  r = Ctl({"user", "erase", "bob", "--yes", "--json"});
+  ASSERT_EQ(r.code, 0) << Describe(r);
+  j = ParseJson(r);
+  EXPECT_EQ(j["user_deleted"], true);
+  EXPECT_EQ(j["templates_deleted"], 1);
+  EXPECT_TRUE(j.contains("wal_truncated"));
+  ExpectExit(Ctl({"user", "show", "bob"}), 1, "bob");
+  ExpectExit(Ctl({"user", "erase", "bob", "--yes"}), 1, "bob");
+  auto s = OpenStore();
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->CountTemplates().value(), 0);
+}
+
+TEST_F(CtlSiteTest, DoorsGroupsSchedulesHolidaysRights) {
+  auto r = Ctl({"door", "add", "D1", "--name", "Lobby", "--security-level", "high", "--require-pad",
+                "--pad-min-score", "0.7"});
+  ASSERT_EQ(r.code, 0) << Describe(r);
+  ASSERT_EQ(Ctl({"door", "add", "D2"}).code, 0);
+  ExpectExit(Ctl({"door", "add", "D1"}), 1, "D1");
+  ExpectExit(Ctl({"door", "add", "D3", "--security-level", "paranoid"}), 2, "--security-level");
+  ExpectExit(Ctl({"door", "add", "D3", "--pad-min-score", "2"}), 2, "--pad-min-score");
+  {
+    auto s = OpenStore();
+    ASSERT_TRUE(s);
+    auto d = s->FindDoorByExternalId("D1");
+    ASSERT_TRUE(d.ok() && d->has_value());
+    EXPECT_EQ((*d)->name, "Lobby");
+    json settings = json::parse((*d)->settings_json);
+    EXPECT_EQ(settings["security_level"], "high");
+    EXPECT_EQ(settings["require_pad"], true);
+    EXPECT_DOUBLE_EQ(settings["pad_min_score"].get<double>(), 0.7);
+    auto d2 = s->FindDoorByExternalId("D2");
+    ASSERT_TRUE(d2.ok() && d2->has_value());
+    EXPECT_EQ((*d2)->settings_json, "{}");  // unset: the config's defaults apply
+  }
+  r = Ctl({"door", "list", "--json"});
+  ASSERT_EQ(r.code, 0) << Describe(r);
+  json j = ParseJson(r);
+  ASSERT_EQ(j["doors"].size(), 2u);
+  EXPECT_EQ(j["doors"][0]["settings"]["security_level"], "high");
+  r = Ctl({"door", "list"});
+  EXPECT_THAT(r.out, HasSubstr("required (min 0.70)")) << Describe(r);
+
+  ASSERT_EQ(Ctl({"user", "add", "alice"}).code, 0);
+  ASSERT_EQ(Ctl({"group", "add", "staff", "--name", "Staff"}).code, 0);
+  ExpectExit(Ctl({"group", "add", "staff"}), 1, "staff");
+  ASSERT_EQ(Ctl({"group", "member", "add", "staff", "alice"}).code, 0);
+  ExpectExit(Ctl({"group", "member", "add", "staff", "alice"}), 1, "already");
+  ExpectExit(Ctl({"group", "member", "add", "staff", "nobody"}), 1, "nobody");
+  ExpectExit(Ctl({"group", "member", "add", "ghosts", "alice"}), 1, "ghosts");
+  ExpectExit(Ctl({"group", "member", "add", "staff"}), 2);
+  r = Ctl({"group", "list", "--json"});
+  ASSERT_EQ(r.code, 0) << Describe(r);
+  EXPECT_EQ(ParseJson(r)["groups"][0]["members"], 1);
+  r = Ctl({"group", "member", "list", "staff", "--json"});
+  EXPECT_EQ(ParseJson(r)["members"], json::array({"alice"}));
+
+  r = Ctl({"schedule", "add", "office", "--name", "Office hours", "--range", "mon-fri:08:00-18:00",
+           "--range", "sat,sun:10:00-12:00", "--range", "8:10:00-24:00", "--json"});
+  ASSERT_EQ(r.code, 0) << Describe(r);
+  j = ParseJson(r);
+  ASSERT_EQ(j["ranges"].size(), 8u);
+  EXPECT_EQ(j["ranges"][0]["range"], "mon:08:00-18:00");
+  EXPECT_EQ(j["ranges"][7]["range"], "holiday:10:00-24:00");
+  ExpectExit(Ctl({"schedule", "add", "night", "--range", "mon:22:00-06:00"}), 2, "midnight");
+  ExpectExit(Ctl({"schedule", "add", "night", "--range", "funday:08:00-09:00"}), 2, "funday");
+  ExpectExit(Ctl({"schedule", "add", "night"}), 2, "--range");
+  ExpectExit(Ctl({"schedule", "add", "office", "--range", "mon:08:00-09:00"}), 1, "office");
+  r = Ctl({"schedule", "list"});
+  EXPECT_THAT(r.out, HasSubstr("fri:08:00-18:00")) << Describe(r);
+
+  ASSERT_EQ(Ctl({"holiday", "add", "default", "2026-12-25", "--name", "Christmas"}).code, 0);
+  ExpectExit(Ctl({"holiday", "add", "default", "2026-12-25"}), 1, "2026-12-25");
+  ExpectExit(Ctl({"holiday", "add", "default", "2026-02-30"}), 2, "YYYY-MM-DD");
+  ExpectExit(Ctl({"holiday", "add", "default", "2026-12-26", "--day-type", "7"}), 2, "--day-type");
+  r = Ctl({"holiday", "list", "--json"});
+  ASSERT_EQ(r.code, 0) << Describe(r);
+  EXPECT_EQ(ParseJson(r)["holidays"][0]["name"], "Christmas");
+
+  r = Ctl({"right", "add", "--user", "alice", "--door", "D1", "--schedule", "office", "--json"});
+  ASSERT_EQ(r.code, 0) << Describe(r);
+  const int64_t right_id = ParseJson(r)["id"].get<int64_t>();
+  ASSERT_EQ(Ctl({"right", "add", "--group", "staff", "--door", "D2"}).code, 0);
+  ExpectExit(Ctl({"right", "add", "--user", "alice", "--door", "D1"}), 1, "already");
+  ExpectExit(Ctl({"right", "add", "--user", "alice", "--door", "D9"}), 1, "D9");
+  ExpectExit(Ctl({"right", "add", "--user", "zed", "--door", "D1"}), 1, "zed");
+  ExpectExit(Ctl({"right", "add", "--user", "alice", "--door", "D2", "--schedule", "never"}), 1,
+             "never");
+  ExpectExit(Ctl({"right", "add", "--user", "alice", "--group", "staff", "--door", "D1"}), 2,
+             "exactly one");
+  ExpectExit(Ctl({"right", "add", "--user", "alice"}), 2, "--door");
+
+  r = Ctl({"right", "list", "--user", "alice", "--json"});
+  ASSERT_EQ(r.code, 0) << Describe(r);
+  j = ParseJson(r);
+  ASSERT_EQ(j["rights"].size(), 2u) << j.dump();
+  EXPECT_EQ(j["rights"][0]["door"], "D1");
+  EXPECT_EQ(j["rights"][0]["schedule"], "office");
+  EXPECT_EQ(j["rights"][1]["via_group"], "staff");
+  r = Ctl({"right", "list", "--door", "D2", "--json"});
+  ASSERT_EQ(ParseJson(r)["rights"].size(), 1u);
+  EXPECT_EQ(ParseJson(r)["rights"][0]["group"], "staff");
+
+  // What the decision engine will read.
+  {
+    auto s = OpenStore();
+    ASSERT_TRUE(s);
+    auto data = s->LoadAccessSnapshotData();
+    ASSERT_TRUE(data.ok());
+    EXPECT_EQ(data->rights.size(), 2u);
+    EXPECT_EQ(data->memberships.size(), 1u);
+    ASSERT_EQ(data->schedules.size(), 1u);
+    EXPECT_EQ(data->schedules[0].ranges[0], (store::ScheduleRange{1, 480, 1080}));
+  }
+
+  ASSERT_EQ(Ctl({"right", "remove", std::to_string(right_id)}).code, 0);
+  ExpectExit(Ctl({"right", "remove", std::to_string(right_id)}), 1, std::to_string(right_id));
+  ExpectExit(Ctl({"right", "remove", "first"}), 2, "first");
+  ASSERT_EQ(Ctl({"group", "member", "remove", "staff", "alice"}).code, 0);
+  ExpectExit(Ctl({"group", "member", "remove", "staff", "alice"}), 1, "not a member");
+}
+
+// The code the command printed, as the daemon checks it: HMAC under the data directory's
+// secret, redeemed once.
+Result<store::RedeemedCommissioningCode> Redeem(store::Store& s, const std::string& secret,
+                                                const std::string& code) {
+  auto hash = store::HashCommissioningCode(code, secret);
+  if (!hash.ok()) return hash.status();
+  return s.RedeemCommissioningCode(*hash, SystemClock::Instance().Now());
+}
+
+TEST_F(CtlSiteTest, DeviceCreateCodeAndLifecycle) {
+  // Alongside a running daemon, whose bound device port the QR payload must carry.
+  ASSERT_TRUE(daemon_.Start().ok());
+  ASSERT_EQ(Ctl({"door", "add", "D1"}).code, 0);
+  auto r = Ctl({"device", "create", "lobby-left", "--door", "D1", "--json"});
+  ASSERT_EQ(r.code, 0) << Describe(r);
+  json j = ParseJson(r);
+  const std::regex code_form("^[0-9A-HJKMNP-TV-Z]{5}-[0-9A-HJKMNP-TV-Z]{5}$");
+  const std::string first_code = j["code"].get<std::string>();
+  EXPECT_TRUE(std::regex_match(first_code, code_form)) << first_code;
+  EXPECT_EQ(j["device"]["name"], "lobby-left");
+  EXPECT_EQ(j["device"]["door"], "D1");
+  EXPECT_EQ(j["device"]["status"], "created");
+  EXPECT_TRUE(j["expires_at"].is_string());
+  const json& qr = j["qr_payload"];
+  EXPECT_EQ(qr["v"], 1);
+  EXPECT_EQ(qr["server"], "127.0.0.1");
+  EXPECT_EQ(qr["port"], daemon_.device_port());
+  EXPECT_EQ(qr["code"], first_code);
+  auto ca = net::InspectCertificatePem(daemon_.ca_pem());
+  ASSERT_TRUE(ca.ok());
+  EXPECT_EQ(qr["ca_sha256"], ca->sha256_fingerprint_hex);
+
+  ExpectExit(Ctl({"device", "create", "lobby-left"}), 1, "lobby-left");
+  ExpectExit(Ctl({"device", "create", "other", "--door", "D7"}), 1, "D7");
+  ExpectExit(Ctl({"device", "create"}), 2);
+
+  // A new code replaces the first: the first is refused, the new one redeems once.
+  r = Ctl({"device", "code", "lobby-left"});
+  ASSERT_EQ(r.code, 0) << Describe(r);
+  std::smatch m;
+  const std::regex printed("commissioning code: ([0-9A-Z]{5}-[0-9A-Z]{5})");
+  ASSERT_TRUE(std::regex_search(r.out, m, printed)) << Describe(r);
+  const std::string second_code = m[1];
+  EXPECT_THAT(r.out, HasSubstr("QR payload: {"));
+  ExpectExit(Ctl({"device", "code", "nowhere"}), 1, "nowhere");
+  {
+    auto s = OpenStore();
+    ASSERT_TRUE(s);
+    const std::string secret = ReadFileForTest(daemon_.pki_dir() / "commissioning.secret");
+    auto old = Redeem(*s, secret, first_code);
+    EXPECT_FALSE(old.ok());
+    auto redeemed = Redeem(*s, secret, second_code);
+    ASSERT_TRUE(redeemed.ok()) << redeemed.status().ToString();
+    EXPECT_EQ(redeemed->device.name, "lobby-left");
+    EXPECT_FALSE(Redeem(*s, secret, second_code).ok());  // single use
+  }
+
+  r = Ctl({"device", "list", "--json"});
+  ASSERT_EQ(r.code, 0) << Describe(r);
+  j = ParseJson(r);
+  ASSERT_EQ(j["devices"].size(), 1u);
+  EXPECT_EQ(j["devices"][0]["online"], false);
+  EXPECT_TRUE(j["devices"][0]["cert_serial"].is_null());
+  r = Ctl({"device", "list"});
+  EXPECT_THAT(r.out, HasSubstr("lobby-left")) << Describe(r);
+  EXPECT_THAT(r.out, HasSubstr("CERT_EXPIRES"));
+
+  ASSERT_EQ(Ctl({"device", "set-door", "lobby-left", "--none"}).code, 0);
+  ExpectExit(Ctl({"device", "set-door", "lobby-left", "D8"}), 1, "D8");
+  ExpectExit(Ctl({"device", "set-door", "lobby-left"}), 2, "--none");
+  ASSERT_EQ(Ctl({"device", "disable", "lobby-left"}).code, 0);
+  ExpectExit(Ctl({"device", "disable", "ghost"}), 1, "ghost");
+  {
+    auto s = OpenStore();
+    ASSERT_TRUE(s);
+    auto d = s->FindDeviceByName("lobby-left");
+    ASSERT_TRUE(d.ok());
+    EXPECT_EQ(d->status, store::DeviceStatus::kDisabled);
+    EXPECT_FALSE(d->door_id.has_value());
+  }
+  r = Ctl({"device", "enable", "lobby-left", "--json"});
+  ASSERT_EQ(r.code, 0) << Describe(r);
+  EXPECT_EQ(ParseJson(r)["status"], "created");  // it never had a certificate
+
+  r = Ctl({"device", "command", "lobby-left", "reboot", "--payload", R"({"delay_s": 5})",
+           "--expires-in", "600", "--json"});
+  ASSERT_EQ(r.code, 0) << Describe(r);
+  const int64_t command_id = ParseJson(r)["id"].get<int64_t>();
+  ExpectExit(Ctl({"device", "command", "lobby-left", "reboot", "--payload", "{nope"}), 2,
+             "--payload");
+  ExpectExit(Ctl({"device", "command", "lobby-left", "reboot", "--expires-in", "-3"}), 2,
+             "--expires-in");
+  {
+    auto s = OpenStore();
+    ASSERT_TRUE(s);
+    auto c = s->GetDeviceCommand(command_id);
+    ASSERT_TRUE(c.ok() && c->has_value());
+    EXPECT_EQ((*c)->command, "reboot");
+    EXPECT_EQ((*c)->origin, "facegatectl");
+    EXPECT_EQ(json::parse((*c)->payload_json)["delay_s"], 5);
+    EXPECT_TRUE((*c)->expires_at.has_value());
+  }
+
+  ExpectExit(Ctl({"device", "decommission", "lobby-left"}), 2, "--yes");
+  r = Ctl({"device", "decommission", "lobby-left", "--yes", "--json"});
+  ASSERT_EQ(r.code, 0) << Describe(r);
+  EXPECT_EQ(ParseJson(r)["status"], "decommissioned");
+  auto s = OpenStore();
+  ASSERT_TRUE(s);
+  auto d = s->FindDeviceByName("lobby-left");
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->status, store::DeviceStatus::kDecommissioned);
+  EXPECT_TRUE(daemon_.Stop().has_value());
+}
+
+TEST_F(CtlSiteTest, FaceEnrollStoresTemplatesOfAcceptedImages) {
+  if (!std::filesystem::exists(ModelsDir() / "shape_predictor_68_face_landmarks.dat")) {
+    GTEST_SKIP() << "no model files in " << ModelsDir() << " (run scripts/setup)";
+  }
+  const std::string models = ModelsDir().string();
+  const std::string photo = (ModelsDir() / "demo" / "sample2.jpg").string();
+  // Where the engine sees a face; the crop around it is what is enrolled.
+  auto r = RunCtl(daemon_.dir(), {"face", "embed", "--json", "--models", models, photo});
+  ASSERT_EQ(r.code, 0) << Describe(r);
+  json embed = ParseJson(r);
+  ASSERT_FALSE(embed[0]["faces"].empty()) << r.out.substr(0, 2000);
+  const json& box = embed[0]["faces"][0]["box"];
+  const int left = box["left"], top = box["top"], width = box["width"], height = box["height"];
+  cv::Mat image = cv::imread(photo, cv::IMREAD_COLOR);
+  ASSERT_FALSE(image.empty());
+  // One box of margin on every side: the whole head, no neighbour.
+  const int x0 = std::max(0, left - width), y0 = std::max(0, top - height);
+  const int x1 = std::min(image.cols, left + 2 * width);
+  const int y1 = std::min(image.rows, top + 2 * height);
+  const auto crop_file = daemon_.dir() / "face.png";
+  ASSERT_TRUE(cv::imwrite(crop_file.string(), image(cv::Rect(x0, y0, x1 - x0, y1 - y0))));
+  const auto blank_file = daemon_.dir() / "blank.png";
+  ASSERT_TRUE(
+      cv::imwrite(blank_file.string(), cv::Mat(480, 640, CV_8UC3, cv::Scalar(128, 128, 128))));
+
+  ASSERT_EQ(Ctl({"user", "add", "carol"}).code, 0);
+  ExpectExit(Ctl({"face", "enroll", "nobody", crop_file.string(), "--models", models}), 1,
+             "nobody");
+  ExpectExit(Ctl({"face", "enroll", "carol"}), 2);
+  ExpectExit(Ctl({"face", "enroll", "carol", crop_file.string(), "--source", "self"}), 2,
+             "--source");
+
+  r = Ctl({"face", "enroll", "carol", crop_file.string(), blank_file.string(), "--models", models,
+           "--json"});
+  ASSERT_EQ(r.code, 0) << Describe(r);
+  json j = ParseJson(r);
+  ASSERT_EQ(j["images"].size(), 2u);
+  EXPECT_EQ(j["images"][0]["accepted"], true) << j.dump(2);
+  EXPECT_TRUE(j["images"][0]["template_id"].is_number());
+  EXPECT_GT(j["images"][0]["quality"]["interocular_px"].get<double>(), 40);
+  EXPECT_EQ(j["images"][1]["accepted"], false);
+  EXPECT_EQ(j["images"][1]["reason"], "no_face");
+  EXPECT_EQ(j["accepted"], 1);
+  EXPECT_EQ(j["templates_of_user"], 1);
+  EXPECT_FALSE(j["images"][0].contains("template"));
+
+  {
+    auto s = OpenStore();
+    ASSERT_TRUE(s);
+    auto u = s->FindUserByExternalId("carol");
+    ASSERT_TRUE(u.ok());
+    auto templates = s->ListTemplatesOfUser(u->id);
+    ASSERT_TRUE(templates.ok());
+    ASSERT_EQ(templates->size(), 1u);
+    EXPECT_EQ((*templates)[0].id, j["images"][0]["template_id"].get<int64_t>());
+    EXPECT_EQ((*templates)[0].model_version, "dlib-resnet-v1");
+    EXPECT_EQ((*templates)[0].source, store::TemplateSource::kAdmin);
+    EXPECT_THAT((*templates)[0].quality_json, HasSubstr("sharpness"));
+    auto loaded = s->LoadTemplatesOfUser(u->id, "dlib-resnet-v1");
+    ASSERT_TRUE(loaded.ok());
+    EXPECT_EQ(loaded->size(), 1u);
+  }
+
+  // Nothing accepted: exit 1, the reason reported.
+  r = Ctl({"face", "enroll", "carol", blank_file.string(), "--models", models});
+  EXPECT_EQ(r.code, 1) << Describe(r);
+  EXPECT_THAT(r.out, HasSubstr("refused: no_face"));
+}
+
+}  // namespace
+}  // namespace facegate::testing
