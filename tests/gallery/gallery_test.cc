@@ -3,14 +3,13 @@
 #include "facegate/gallery/gallery.h"
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include <atomic>
 #include <chrono>
 #include <cmath>
 #include <random>
 #include <thread>
-
-#include <sqlite3.h>
 
 #include "facegate/store/keyring.h"
 #include "testing/fake_clock.h"
@@ -56,8 +55,8 @@ class GalleryTest : public ::testing::Test {
     EXPECT_TRUE(s.ok()) << s.status().ToString();
     return s.ok() ? std::move(s).value() : nullptr;
   }
-  int64_t Enroll(store::Store& store, const std::string& external_id,
-                 const face::FaceTemplate& t, std::string_view model = kModel) {
+  int64_t Enroll(store::Store& store, const std::string& external_id, const face::FaceTemplate& t,
+                 std::string_view model = kModel) {
     auto user = store.FindUserByExternalId(external_id);
     int64_t user_id = 0;
     if (user.ok()) {
@@ -82,9 +81,7 @@ class GalleryTest : public ::testing::Test {
     EXPECT_TRUE(g.ok()) << g.status().ToString();
     return g.ok() ? std::move(g).value() : nullptr;
   }
-  face::MatchPolicy Policy() const {
-    return face::PolicyFor(face::SecurityLevel::kNormal, 0.04);
-  }
+  face::MatchPolicy Policy() const { return face::PolicyFor(face::SecurityLevel::kNormal, 0.04); }
 
   facegate::testing::TempDir dir_;
   facegate::testing::FakeClock clock_;
@@ -110,7 +107,7 @@ TEST_F(GalleryTest, LoadsEveryTemplateOfTheCurrentModelOnly) {
     people.push_back(RandomTemplate(rng_));
     Enroll(*store_, "p" + std::to_string(i), people.back());
   }
-  Enroll(*store_, "p0", RandomTemplate(rng_));             // a second template of p0
+  Enroll(*store_, "p0", RandomTemplate(rng_));              // a second template of p0
   Enroll(*store_, "old", RandomTemplate(rng_), "old-net");  // never loaded
   auto g = OpenGallery();
   ASSERT_NE(g, nullptr);

@@ -31,10 +31,10 @@ namespace facegate::gallery {
 // The "index" section of the configuration file.
 struct GalleryOptions {
   index::Storage storage = index::Storage::kFloat32;  // "float32" or "int8" (exact either way)
-  int threads = 0;               // scan threads including the caller; 0: one per core
-  int sync_interval_ms = 500;    // how often the change log is polled
-  int sync_batch = 10000;        // change log rows read per store call
-  int prune_after_s = 600;       // applied change log rows are deleted after this long
+  int threads = 0;             // scan threads including the caller; 0: one per core
+  int sync_interval_ms = 500;  // how often the change log is polled
+  int sync_batch = 10000;      // change log rows read per store call
+  int prune_after_s = 600;     // applied change log rows are deleted after this long
 };
 
 // Reads the "index" section; problems go to the section's ConfigErrors.
