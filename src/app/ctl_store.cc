@@ -116,7 +116,9 @@ constexpr const char* kRotateHelp =
     "interrupted), no key is added: the run continues it. Progress is kept in the database, so\n"
     "an interrupted run loses at most one batch. When no template uses an old key any more,\n"
     "that key is marked retired; keep its file as long as a backup that needs it is kept.\n"
-    "facegated must be stopped: its keyring would not know the new key.\n"
+    "Online: when facegated is running (its server.ports_file names it), the key is added\n"
+    "here and facegated is sent SIGHUP: it takes the key up at once and re-encrypts in the\n"
+    "background while it serves; --status follows the progress.\n"
     "\n"
     "Options:\n"
     "  --batch N        templates re-encrypted per transaction (default 256)\n"
@@ -727,15 +729,14 @@ int RotateKey(int argc, char** argv) {
     return *rc;
   }
   const store::StoreOptions& so = o.store;
+  std::optional<LiveDaemon> daemon_running;
   if (!args.status_only) {
-    // A running daemon loaded its keyring at start: it would not know the new key, keep
-    // encrypting new templates with the old one, and fail to read re-encrypted ones.
-    if (Status st = RequireDaemonStopped(
-            o, "rotate-key", "its keyring, loaded at start, would not know the new key");
-        !st.ok()) {
-      return Fail("rotate-key", st);
-    }
     if (Status st = RequireOwnerOf(so.key_dir); !st.ok()) return Fail("rotate-key", st);
+    if (!o.server.ports_file.empty()) {
+      auto live = FindLiveDaemon(o);
+      if (!live.ok()) return Fail("rotate-key", live.status());
+      daemon_running = *live;
+    }
   }
   auto s = OpenStore(so);
   if (!s.ok()) return Fail("rotate-key", s.status());
@@ -760,6 +761,23 @@ int RotateKey(int argc, char** argv) {
                  "continuing the key rotation to key %u: %lld re-encrypted, %lld remaining\n",
                  progress->target_key_id, static_cast<long long>(progress->reencrypted),
                  static_cast<long long>(progress->remaining));
+  }
+
+  if (daemon_running) {
+    // Online: the running daemon re-reads the key directory on SIGHUP, writes new templates
+    // with the new key from then on and re-encrypts the others in the background. Doing it
+    // here instead would race with templates the daemon still writes under the old key.
+    if (::kill(daemon_running->pid, SIGHUP) != 0) {
+      return Fail("rotate-key", Status::PermissionDenied("cannot signal facegated (pid " +
+                                                         std::to_string(daemon_running->pid) +
+                                                         "): " + std::strerror(errno)));
+    }
+    auto now = (*s)->KeyRotationStatus();
+    if (now.ok()) progress = now;
+    PrintRotation(args, *progress, so, added,
+                  "handed to the running facegated, which re-encrypts in the background; "
+                  "follow it with 'facegatectl store rotate-key --status'");
+    return kOk;
   }
 
   CatchInterrupts();

@@ -126,6 +126,7 @@ struct Daemon::Impl {
   std::shared_ptr<api::DeviceApi> device_api;
   // Resumes a key rotation that an earlier run (or facegatectl) left unfinished.
   std::thread rotation_thread;
+  std::atomic<bool> rotation_running{false};
   std::atomic<bool> stopping{false};
   net::CertificateAndKey server_cert;
   std::shared_ptr<api::Readiness> readiness = std::make_shared<api::Readiness>();
@@ -305,10 +306,13 @@ void Daemon::Impl::RefreshAccessSnapshot(bool force) {
 }
 
 void Daemon::Impl::ResumeKeyRotation() {
+  if (rotation_running.load()) return;  // the running pass moves to the newest key by itself
+  if (rotation_thread.joinable()) rotation_thread.join();
   auto status = store->KeyRotationStatus();
   if (!status.ok() || status->done) return;
-  spdlog::info("resuming the template key rotation to key {}: {} templates left",
+  spdlog::info("template key rotation to key {}: {} templates to re-encrypt in the background",
                status->target_key_id, status->remaining);
+  rotation_running.store(true);
   rotation_thread = std::thread([this] {
     store::KeyRotationOptions batch;
     batch.max_batches = 1;  // one transaction at a time, so a stop is prompt
@@ -316,14 +320,17 @@ void Daemon::Impl::ResumeKeyRotation() {
       auto progress = store->RotateKey(batch);
       if (!progress.ok()) {
         spdlog::error("template key rotation stopped: {}", progress.status().ToString());
-        return;
+        break;
       }
       if (progress->done) {
+        // One more call marks the older keys retired (a batch that finishes does not).
+        (void)store->RotateKey(batch);
         spdlog::info("template key rotation finished: all templates under key {}",
                      progress->target_key_id);
-        return;
+        break;
       }
     }
+    rotation_running.store(false);
   });
 }
 
@@ -428,6 +435,15 @@ int Daemon::RunUntilStopped() {
       Status s = Reload();
       if (!s.ok())
         spdlog::error("reload failed, keeping the running configuration: {}", s.ToString());
+      // Apart from the configuration: a template key added beside the running daemon
+      // (facegatectl store rotate-key) is taken up, and the templates are moved to it in the
+      // background, even when the configuration file is broken.
+      if (auto key = impl_->store->ReloadKeys(); key.ok()) {
+        impl_->ResumeKeyRotation();
+      } else {
+        spdlog::error("template keys not reloaded (the loaded ones stay in use): {}",
+                      key.status().ToString());
+      }
       sd_notify(0, "READY=1");
     }
   }

@@ -9,22 +9,13 @@
 #include <string>
 #include <unordered_map>
 
+#include "store/rows.h"
 #include "store/sqlite.h"
 #include "store/store_impl.h"
 
 namespace facegate::store::internal {
 namespace {
 
-WallTime FromMs(int64_t ms) {
-  return WallTime(std::chrono::duration_cast<WallTime::duration>(std::chrono::milliseconds(ms)));
-}
-std::optional<WallTime> FromMs(std::optional<int64_t> ms) {
-  if (!ms) return std::nullopt;
-  return FromMs(*ms);
-}
-RecordSource ParseRecordSource(std::string_view s) {
-  return s == "ship" ? RecordSource::kShip : RecordSource::kLocal;
-}
 std::string Quoted(std::string_view s) { return "'" + std::string(s) + "'"; }
 
 // A read transaction: BEGIN DEFERRED takes no lock until the first SELECT, which fixes the
@@ -292,26 +283,6 @@ Status WriteScheduleRanges(Connection& db, int64_t schedule_id,
                                  .Run());
   }
   return Status::Ok();
-}
-
-constexpr std::string_view kUserColumns =
-    "user_id, external_id, first_name, last_name, active, banned, valid_from_ms, valid_until_ms, "
-    "source, created_at_ms, updated_at_ms";
-
-User ReadUser(const Stmt& s) {
-  User u;
-  u.id = s.Int(0);
-  u.external_id = s.Text(1);
-  u.first_name = s.Text(2);
-  u.last_name = s.Text(3);
-  u.active = s.Int(4) != 0;
-  u.banned = s.Int(5) != 0;
-  u.valid_from = FromMs(s.OptionalInt(6));
-  u.valid_until = FromMs(s.OptionalInt(7));
-  u.source = ParseRecordSource(s.Text(8));
-  u.created_at = FromMs(s.Int(9));
-  u.updated_at = FromMs(s.Int(10));
-  return u;
 }
 
 // Runs `sql` (no parameters) and appends read(row) for every row to `out`.

@@ -15,6 +15,7 @@
 #include <string>
 
 #include "facegate/store/commissioning.h"
+#include "store/rows.h"
 #include "store/sqlite.h"
 #include "store/store_impl.h"
 
@@ -49,24 +50,6 @@ namespace {
 constexpr size_t kMaxSerialHexLength = 48;
 constexpr size_t kMaxCommandNameLength = 64;
 
-int64_t ToMs(WallTime t) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
-}
-WallTime FromMs(int64_t ms) {
-  return WallTime(std::chrono::duration_cast<WallTime::duration>(std::chrono::milliseconds(ms)));
-}
-std::optional<int64_t> ToMs(const std::optional<WallTime>& t) {
-  if (!t) return std::nullopt;
-  return ToMs(*t);
-}
-std::optional<WallTime> FromMs(std::optional<int64_t> ms) {
-  if (!ms) return std::nullopt;
-  return FromMs(*ms);
-}
-std::optional<std::string> OptionalText(const Stmt& s, int column) {
-  if (s.IsNull(column)) return std::nullopt;
-  return std::string(s.Text(column));
-}
 std::span<const uint8_t> Bytes(std::string_view s) {
   return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
 }

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <set>
 
+#include "store/rows.h"
 #include "store/schema.h"
 
 namespace facegate::store {
@@ -26,24 +27,6 @@ constexpr std::string_view kRotationDone = "key_rotation.reencrypted";
 constexpr std::string_view kRotationStarted = "key_rotation.started_at_ms";
 constexpr std::string_view kRotationFinished = "key_rotation.finished_at_ms";
 
-int64_t ToMs(WallTime t) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
-}
-WallTime FromMs(int64_t ms) {
-  return WallTime(std::chrono::duration_cast<WallTime::duration>(std::chrono::milliseconds(ms)));
-}
-std::optional<int64_t> ToMs(const std::optional<WallTime>& t) {
-  if (!t) return std::nullopt;
-  return ToMs(*t);
-}
-std::optional<WallTime> FromMs(std::optional<int64_t> ms) {
-  if (!ms) return std::nullopt;
-  return FromMs(*ms);
-}
-
-RecordSource ParseRecordSource(std::string_view s) {
-  return s == "ship" ? RecordSource::kShip : RecordSource::kLocal;
-}
 TemplateSource ParseTemplateSource(std::string_view s) {
   if (s == "import") return TemplateSource::kImport;
   if (s == "enrollment") return TemplateSource::kEnrollment;
@@ -59,26 +42,6 @@ Result<int64_t> RandomTemplateId() {
     v &= 0x7fffffffffffffffULL;  // positive: SQLite integers are signed
     if (v != 0) return static_cast<int64_t>(v);
   }
-}
-
-constexpr std::string_view kUserColumns =
-    "user_id, external_id, first_name, last_name, active, banned, valid_from_ms, valid_until_ms, "
-    "source, created_at_ms, updated_at_ms";
-
-User ReadUser(const Stmt& s) {
-  User u;
-  u.id = s.Int(0);
-  u.external_id = s.Text(1);
-  u.first_name = s.Text(2);
-  u.last_name = s.Text(3);
-  u.active = s.Int(4) != 0;
-  u.banned = s.Int(5) != 0;
-  u.valid_from = FromMs(s.OptionalInt(6));
-  u.valid_until = FromMs(s.OptionalInt(7));
-  u.source = ParseRecordSource(s.Text(8));
-  u.created_at = FromMs(s.Int(9));
-  u.updated_at = FromMs(s.Int(10));
-  return u;
 }
 
 constexpr std::string_view kTemplateInfoColumns =
@@ -634,8 +597,7 @@ Result<TemplateMatrix> StoreImpl::LoadTemplatesForIndex(std::string_view model_v
 
   TemplateMatrix m;
   m.model_version = model_version;
-  Result<int64_t> last =
-      db_->QueryInt("SELECT coalesce(max(change_id), 0) FROM template_changes");
+  Result<int64_t> last = db_->QueryInt("SELECT coalesce(max(change_id), 0) FROM template_changes");
   if (!last.ok()) return last.status();
   m.last_change_id = *last;
   // The model index answers the count alone (no visit of the rows).
@@ -700,8 +662,7 @@ Status StoreImpl::OpenTemplateRowLocked(Stmt& s, std::string_view model_version,
 }
 
 Result<TemplateChanges> StoreImpl::TemplateChangesSince(int64_t after_change_id,
-                                                        std::string_view model_version,
-                                                        int limit) {
+                                                        std::string_view model_version, int limit) {
   if (limit < 1) return Status::InvalidArgument("limit must be at least 1");
   std::lock_guard lock(mu_);
   // One read transaction: the log range and the rows it names agree.
@@ -755,10 +716,9 @@ Result<TemplateChanges> StoreImpl::TemplateChangesSince(int64_t after_change_id,
     const auto dim = static_cast<size_t>(s->Int(3));
     if (m.dimension == 0) m.dimension = static_cast<int>(dim);
     if (static_cast<size_t>(m.dimension) != dim) {
-      return Status::Corruption("template " + std::to_string(s->Int(0)) + " of model " +
-                                std::string(model_version) + " has dimension " +
-                                std::to_string(dim) + ", the others " +
-                                std::to_string(m.dimension));
+      return Status::Corruption(
+          "template " + std::to_string(s->Int(0)) + " of model " + std::string(model_version) +
+          " has dimension " + std::to_string(dim) + ", the others " + std::to_string(m.dimension));
     }
     m.values.resize(m.values.size() + dim);
     FACEGATE_RETURN_IF_ERROR(
@@ -836,6 +796,25 @@ Result<uint32_t> StoreImpl::AddKey() {
   spdlog::info("store: template key {} created ({}); new templates use it", *id,
                (options_.key_dir / Keyring::KeyFileName(*id)).string());
   return id;
+}
+
+Result<uint32_t> StoreImpl::ReloadKeys() {
+  if (options_.key_source == KeySource::kSystemdCredentials) return keyring_.current()->id();
+  std::lock_guard lock(mu_);
+  Result<Keyring> ring = Keyring::Load(options_.key_dir);
+  if (!ring.ok()) return ring.status();
+  if (ring->empty())
+    return Status::FailedPrecondition("no template key in " + options_.key_dir.string());
+  Keyring previous = std::move(keyring_);
+  keyring_ = std::move(*ring);
+  if (Status s = VerifyKeys(); !s.ok()) {
+    keyring_ = std::move(previous);  // keep serving with the keys that were verified
+    return s;
+  }
+  if (keyring_.current()->id() != previous.current()->id()) {
+    spdlog::info("store: template key {} loaded; new templates use it", keyring_.current()->id());
+  }
+  return keyring_.current()->id();
 }
 
 Result<int64_t> StoreImpl::CountBelowKeyLocked(uint32_t key_id) {

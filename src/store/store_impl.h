@@ -52,6 +52,7 @@ class StoreImpl final : public Store {
   Result<uint32_t> AddKey() override;
   Result<KeyRotationProgress> RotateKey(const KeyRotationOptions& options) override;
   Result<KeyRotationProgress> KeyRotationStatus() override;
+  Result<uint32_t> ReloadKeys() override;
 
   Result<int64_t> UpsertDoor(const Door& door) override;
   Result<std::optional<Door>> FindDoorByExternalId(std::string_view external_id) override;

@@ -18,11 +18,10 @@
 #include <thread>
 #include <vector>
 
+#include "blackbox/ctl_runner.h"
 #include "blackbox/facegated_fixture.h"
 #include "facegate/core/clock.h"
 #include "facegate/store/store.h"
-
-extern char** environ;
 
 namespace facegate::testing {
 namespace {
@@ -31,64 +30,6 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 
 constexpr const char* kModel = "dlib-resnet-v1";  // what facegatectl treats as current
-
-std::filesystem::path CtlBinary() { return BinaryDir() / "src" / "app" / "facegatectl"; }
-
-struct CtlResult {
-  int code = -1;  // exit code; -1 when it did not exit normally (or was killed at the timeout)
-  std::string out;
-  std::string err;
-};
-
-// Runs facegatectl with stdout and stderr kept apart (scripts parse stdout alone) and stdin
-// /dev/null (not a terminal, so nothing may wait for an answer).
-CtlResult RunCtl(const std::filesystem::path& dir, const std::vector<std::string>& args) {
-  static int runs = 0;
-  ++runs;
-  const auto out_file = dir / ("ctl-" + std::to_string(runs) + ".out");
-  const auto err_file = dir / ("ctl-" + std::to_string(runs) + ".err");
-  std::vector<std::string> argv = {CtlBinary().string()};
-  argv.insert(argv.end(), args.begin(), args.end());
-  std::vector<char*> cargv;
-  for (auto& a : argv) cargv.push_back(a.data());
-  cargv.push_back(nullptr);
-
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 1, out_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
-                                   0644);
-  posix_spawn_file_actions_addopen(&actions, 2, err_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
-                                   0644);
-  pid_t pid = -1;
-  const int rc = posix_spawn(&pid, cargv[0], &actions, nullptr, cargv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  CtlResult result;
-  if (rc != 0) {
-    result.err = "posix_spawn failed: " + std::string(std::strerror(rc));
-    return result;
-  }
-  int status = 0;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  for (;;) {
-    if (::waitpid(pid, &status, WNOHANG) == pid) break;
-    if (std::chrono::steady_clock::now() > deadline) {
-      ::kill(pid, SIGKILL);
-      ::waitpid(pid, &status, 0);
-      status = -1;
-      break;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  if (status != -1 && WIFEXITED(status)) result.code = WEXITSTATUS(status);
-  result.out = ReadFileForTest(out_file);
-  result.err = ReadFileForTest(err_file);
-  return result;
-}
-
-std::string Describe(const CtlResult& r) {
-  return "exit " + std::to_string(r.code) + "\n--- stdout:\n" + r.out + "--- stderr:\n" + r.err;
-}
 
 nlohmann::json ParseJson(const CtlResult& r) {
   try {
@@ -321,7 +262,8 @@ TEST_F(CtlStoreTest, RestoreIsRefusedWithoutYes) {
   }
 }
 
-TEST_F(CtlStoreTest, RestoreAndRotationAreRefusedWhileTheDaemonRuns) {
+TEST_F(CtlStoreTest, RestoreIsRefusedWhileTheDaemonRunsAndRotationIsHandedToIt) {
+  Populate(3, 2);
   const auto backup = daemon_.dir() / "backup.db";
   ASSERT_EQ(Ctl({"backup", backup.string()}).code, 0);
   ASSERT_TRUE(daemon_.Start().ok());
@@ -332,17 +274,30 @@ TEST_F(CtlStoreTest, RestoreAndRotationAreRefusedWhileTheDaemonRuns) {
   EXPECT_THAT(r.err, HasSubstr("facegated is running (pid " + pid));
   EXPECT_THAT(r.err, HasSubstr("systemctl stop facegated"));
 
-  CtlResult k = Ctl({"rotate-key"});
-  EXPECT_EQ(k.code, 1) << Describe(k);
-  EXPECT_THAT(k.err, HasSubstr("facegated is running"));
-  EXPECT_FALSE(std::filesystem::exists(key_dir() / "template.2.key"));
+  // Online rotation: the key is added here, the running daemon takes it up on SIGHUP and
+  // re-encrypts while it serves.
+  CtlResult k = Ctl({"rotate-key", "--json"});
+  ASSERT_EQ(k.code, 0) << Describe(k);
+  EXPECT_THAT(k.out, HasSubstr("handed to the running facegated"));
+  EXPECT_TRUE(std::filesystem::exists(key_dir() / "template.2.key"));
+  bool done = PollUntil(
+      [&] {
+        CtlResult st = Ctl({"rotate-key", "--status", "--json"});
+        return st.code == 0 && nlohmann::json::parse(st.out, nullptr, false).value("done", false);
+      },
+      std::chrono::seconds(30), std::chrono::milliseconds(200));
+  EXPECT_TRUE(done) << daemon_.log();
+  EXPECT_TRUE(daemon_.WaitForLog("template key rotation finished", std::chrono::seconds(10)))
+      << daemon_.log();
 
-  // What is safe while it serves still works: status, an online backup, --status.
+  // What is safe while it serves still works: status and an online backup.
   EXPECT_EQ(Ctl({"status"}).code, 0);
   EXPECT_EQ(Ctl({"backup", (daemon_.dir() / "online.db").string()}).code, 0);
-  EXPECT_EQ(Ctl({"rotate-key", "--status"}).code, 0);
 
   ASSERT_TRUE(daemon_.Stop().has_value());
+  // Every template is readable with the keys on disk after the rotation.
+  CtlResult check = Ctl({"check"});
+  EXPECT_EQ(check.code, 0) << Describe(check);
   CtlResult after = Ctl({"restore", backup.string(), "--yes"});
   EXPECT_EQ(after.code, 0) << Describe(after);
 }

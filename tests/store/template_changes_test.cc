@@ -182,5 +182,52 @@ TEST_F(TemplateChangesTest, KeyRotationIsNotAChangeAndPruneDeletesAppliedRows) {
             "0");
 }
 
+// facegatectl store rotate-key beside the daemon: another connection adds a key; the daemon's
+// store takes it up on ReloadKeys and its rotation moves every template to it.
+TEST_F(TemplateChangesTest, ReloadKeysTakesUpAKeyAddedByAnotherProcess) {
+  const int64_t alice = AddUser(*store_, "alice");
+  const auto values = RandomEmbedding(rng_);
+  AddTemplate(*store_, alice, values);
+  auto other = Open();
+  ASSERT_NE(other, nullptr);
+  auto added = other->AddKey();
+  ASSERT_TRUE(added.ok()) << added.status().ToString();
+  EXPECT_EQ(*added, 2u);
+
+  auto reloaded = store_->ReloadKeys();
+  ASSERT_TRUE(reloaded.ok()) << reloaded.status().ToString();
+  EXPECT_EQ(*reloaded, 2u);
+  AddTemplate(*store_, alice, RandomEmbedding(rng_));  // written under key 2 from now on
+  auto status = store_->KeyRotationStatus();
+  ASSERT_TRUE(status.ok());
+  EXPECT_EQ(status->target_key_id, 2u);
+  EXPECT_EQ(status->remaining, 1);  // only the template from before
+  auto rotated = store_->RotateKey({});
+  ASSERT_TRUE(rotated.ok()) << rotated.status().ToString();
+  EXPECT_TRUE(rotated->done);
+  RawDb raw(options_.db_file);
+  EXPECT_EQ(raw.One("SELECT count(*) FROM face_templates WHERE key_id <> 2"), "0");
+  auto matrix = store_->LoadTemplatesForIndex(kModel);
+  ASSERT_TRUE(matrix.ok()) << matrix.status().ToString();
+  EXPECT_EQ(matrix->size(), 2u);
+}
+
+TEST_F(TemplateChangesTest, ReloadKeysRefusesAKeyFileThatDoesNotMatchAndKeepsServing) {
+  const int64_t alice = AddUser(*store_, "alice");
+  AddTemplate(*store_, alice, RandomEmbedding(rng_));
+  auto other = Open();
+  ASSERT_TRUE(other->AddKey().ok());
+  other.reset();
+  // The admin "replaces" key 2 by another file: the database knows its fingerprint.
+  std::filesystem::remove(options_.key_dir / "template.2.key");
+  ASSERT_TRUE(Keyring::CreateNextKey(options_.key_dir).ok());
+  auto reloaded = store_->ReloadKeys();
+  EXPECT_FALSE(reloaded.ok());
+  // The keys loaded before stay in use.
+  auto matrix = store_->LoadTemplatesForIndex(kModel);
+  ASSERT_TRUE(matrix.ok()) << matrix.status().ToString();
+  EXPECT_EQ(matrix->size(), 1u);
+}
+
 }  // namespace
 }  // namespace facegate::store

@@ -110,6 +110,11 @@ class Store {
   // interrupted by a crash or a stop continues where it was at the next call.
   virtual Result<KeyRotationProgress> RotateKey(const KeyRotationOptions& options) = 0;
   virtual Result<KeyRotationProgress> KeyRotationStatus() = 0;
+  // Re-reads the key directory: a key another process added (facegatectl store rotate-key
+  // beside the daemon) becomes this store's current key, so new templates use it and
+  // RotateKey moves the others to it. Returns the current key id. A key file that does not
+  // match the database's record of it fails as at Open, and the keys in use stay.
+  virtual Result<uint32_t> ReloadKeys() = 0;
 
   // --- doors and devices (the minimum events need; grows with the terminals issue)
   virtual Result<int64_t> UpsertDoor(const Door& door) = 0;

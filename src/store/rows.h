@@ -1,0 +1,64 @@
+// Helpers shared by the files that implement StoreImpl (store_impl.cc, store_access.cc,
+// store_devices.cc): time columns, enumerations stored as text, and the users row. Private to
+// src/store.
+// Thread-safety: pure functions.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "facegate/store/records.h"
+#include "store/sqlite.h"
+
+namespace facegate::store::internal {
+
+// Times are Unix milliseconds (UTC) in INTEGER columns named *_ms.
+inline int64_t ToMs(WallTime t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+}
+inline WallTime FromMs(int64_t ms) {
+  return WallTime(std::chrono::duration_cast<WallTime::duration>(std::chrono::milliseconds(ms)));
+}
+inline std::optional<int64_t> ToMs(const std::optional<WallTime>& t) {
+  if (!t) return std::nullopt;
+  return ToMs(*t);
+}
+inline std::optional<WallTime> FromMs(std::optional<int64_t> ms) {
+  if (!ms) return std::nullopt;
+  return FromMs(*ms);
+}
+
+inline std::optional<std::string> OptionalText(const Stmt& s, int column) {
+  if (s.IsNull(column)) return std::nullopt;
+  return std::string(s.Text(column));
+}
+
+inline RecordSource ParseRecordSource(std::string_view s) {
+  return s == "ship" ? RecordSource::kShip : RecordSource::kLocal;
+}
+
+// The users columns ReadUser reads, in its order.
+inline constexpr std::string_view kUserColumns =
+    "user_id, external_id, first_name, last_name, active, banned, valid_from_ms, valid_until_ms, "
+    "source, created_at_ms, updated_at_ms";
+
+inline User ReadUser(const Stmt& s) {
+  User u;
+  u.id = s.Int(0);
+  u.external_id = s.Text(1);
+  u.first_name = s.Text(2);
+  u.last_name = s.Text(3);
+  u.active = s.Int(4) != 0;
+  u.banned = s.Int(5) != 0;
+  u.valid_from = FromMs(s.OptionalInt(6));
+  u.valid_until = FromMs(s.OptionalInt(7));
+  u.source = ParseRecordSource(s.Text(8));
+  u.created_at = FromMs(s.Int(9));
+  u.updated_at = FromMs(s.Int(10));
+  return u;
+}
+
+}  // namespace facegate::store::internal
