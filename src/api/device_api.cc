@@ -4,6 +4,7 @@
 #include <spdlog/fmt/fmt.h>
 #include <spdlog/spdlog.h>
 
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <deque>
@@ -281,6 +282,8 @@ class DeviceApiImpl final : public DeviceApi, public std::enable_shared_from_thi
     router.Add(net::http::verb::post, "/api/v1/access", "access", route(&DeviceApiImpl::Access));
   }
 
+  size_t ExpiringCertificates() const override { return expiring_count_.load(); }
+
   void Tick() override {
     const Mono now = clock_.Monotonic();
     if (now < next_tick_) return;
@@ -309,6 +312,7 @@ class DeviceApiImpl final : public DeviceApi, public std::enable_shared_from_thi
     auto expiring = ctx_.store->ListCertificatesExpiringBefore(
         wall + std::chrono::hours(24) * options_.renew_before_days);
     if (expiring.ok()) {
+      expiring_count_.store(expiring->size());
       if (expiring_) expiring_->Set(static_cast<double>(expiring->size()));
       if (!expiring->empty() && now >= next_expiry_log_) {
         next_expiry_log_ = now + std::chrono::hours(1);
@@ -965,6 +969,7 @@ class DeviceApiImpl final : public DeviceApi, public std::enable_shared_from_thi
   std::unordered_map<int64_t, LastDecision> last_;  // GUARDED_BY(last_mu_), by device id
 
   Mono next_tick_{};
+  std::atomic<size_t> expiring_count_{0};
   Mono next_expiry_log_{};
 
   Counter* overloaded_ = nullptr;

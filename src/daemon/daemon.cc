@@ -176,6 +176,8 @@ Result<std::shared_ptr<asio::ssl::context>> Daemon::Impl::MakeTls(const net::Lis
     // Terminals present certificates from the local CA; commissioning comes without one.
     config.client_certificates = net::ClientCertificateMode::kOptional;
     config.client_ca_pem = ca->certificate_pem();
+    // An expired terminal certificate is answered 403 certificate_expired by the device API.
+    config.accept_expired_client_certificates = true;
   }
   auto ctx = net::MakeServerTlsContext(config);
   if (!ctx.ok()) {
@@ -357,7 +359,17 @@ Status Daemon::Impl::StartDeviceApi() {
 // access model, and the device API's periodic duties.
 void Daemon::Impl::RefreshStatus() {
   RefreshAccessSnapshot(false);
-  if (device_api) device_api->Tick();
+  if (device_api) {
+    device_api->Tick();
+    if (size_t n = device_api->ExpiringCertificates(); n > 0) {
+      readiness->SetWarning("device_certificates_expiring",
+                            std::to_string(n) +
+                                " terminal certificates expire within devices.renew_before_days "
+                                "(terminals renew by themselves; see the log for which)");
+    } else {
+      readiness->ClearWarning("device_certificates_expiring");
+    }
+  }
   if (!gallery) return;
   gallery::GalleryStats st = gallery->Stats();
   readiness->Set("gallery", true,

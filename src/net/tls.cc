@@ -43,6 +43,20 @@ std::string OpenSslErrors() {
   return out.empty() ? "no detail from OpenSSL" : out;
 }
 
+namespace {
+
+// Verification callback: an expired leaf (depth 0) passes, every other failure stands. OpenSSL
+// goes on checking the rest of the chain after a callback accepts an error.
+int AcceptExpiredLeaf(int preverify_ok, X509_STORE_CTX* ctx) {
+  if (preverify_ok == 1) return 1;
+  return X509_STORE_CTX_get_error(ctx) == X509_V_ERR_CERT_HAS_EXPIRED &&
+                 X509_STORE_CTX_get_error_depth(ctx) == 0
+             ? 1
+             : 0;
+}
+
+}  // namespace
+
 Result<std::shared_ptr<boost::asio::ssl::context>> MakeServerTlsContext(
     const TlsServerConfig& config) {
   namespace ssl = boost::asio::ssl;
@@ -106,7 +120,8 @@ Result<std::shared_ptr<boost::asio::ssl::context>> MakeServerTlsContext(
     if (config.client_certificates == ClientCertificateMode::kRequired) {
       mode |= SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
     }
-    SSL_CTX_set_verify(native, mode, nullptr);
+    SSL_CTX_set_verify(native, mode,
+                       config.accept_expired_client_certificates ? AcceptExpiredLeaf : nullptr);
     SSL_CTX_set_verify_depth(native, 2);
     // Session resumption would skip client verification bookkeeping: keep it per connection.
     static const unsigned char kSessionContext[] = "facegate";

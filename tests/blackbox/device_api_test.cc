@@ -532,7 +532,8 @@ TEST_F(DeviceApiTest, DeviceCallsRefuseMissingForeignExpiredReplacedRevokedAndDi
         "TLS handshake refused the client certificate: unable to get local issuer certificate"));
   }
   // Our CA, but expired: issued by the daemon's own CA files with a clock two hours back,
-  // valid for one hour. Refused in the handshake too.
+  // valid for one hour. The handshake lets it through (so the terminal learns why) and the API
+  // answers 403 certificate_expired, logged.
   {
     FakeClock two_hours_ago(std::chrono::system_clock::now() - 2h);
     auto ours =
@@ -552,10 +553,10 @@ TEST_F(DeviceApiTest, DeviceCallsRefuseMissingForeignExpiredReplacedRevokedAndDi
     ASSERT_TRUE(store().RecordDeviceCertificate(rec).ok());
     Terminal stale = NewTerminal();
     stale.SetIdentity(expired->certificate_pem, pair->private_key_pem);
-    auto r = stale.Heartbeat();
-    EXPECT_FALSE(r.ok()) << "an expired certificate got an answer: " << Show(r);
-    EXPECT_TRUE(daemon_.WaitForLog(
-        "TLS handshake refused the client certificate: certificate has expired"));
+    ExpectError(stale.Heartbeat(), 403, "certificate_expired");
+    ExpectError(stale.Access(Capture(kStranger)), 403, "certificate_expired");
+    EXPECT_TRUE(
+        daemon_.WaitForLog("device refused: certificate_expired serial=" + expired->serial_hex));
   }
   // Our CA, valid, but no device ever held it.
   {
@@ -1074,8 +1075,14 @@ TEST_F(DeviceApiTest, FaceBurstBeyondTheQueueGets503WhileTheRestAreDecided) {
     for (auto& th : threads) th.join();
   }
   int decided = 0, overloaded = 0;
+  double slowest_decision_ms = 0, slowest_refusal_ms = 0;
   for (int i = 0; i < kBurst; ++i) {
     const Outcome& o = outcomes[i];
+    const double ms = std::chrono::duration<double, std::milli>(o.took).count();
+    if (o.reply.ok()) {
+      double& slowest = o.reply->status == 200 ? slowest_decision_ms : slowest_refusal_ms;
+      slowest = std::max(slowest, ms);
+    }
     SCOPED_TRACE("request " + std::to_string(i) + ": " + Show(o.reply));
     ASSERT_TRUE(o.reply.ok()) << "every request is answered";
     // Bounded, not tight: the machine is shared.
@@ -1095,7 +1102,10 @@ TEST_F(DeviceApiTest, FaceBurstBeyondTheQueueGets503WhileTheRestAreDecided) {
   }
   EXPECT_GT(overloaded, 0) << "20 captures for 1 worker and 2 queue places";
   EXPECT_GT(decided, 0);
-  std::printf("burst of %d: %d decided, %d answered 503 overloaded\n", kBurst, decided, overloaded);
+  // Printed, not asserted (timing figures belong to benchmarks on a shared machine).
+  std::printf(
+      "burst of %d: %d decided (slowest %.0f ms), %d answered 503 overloaded (slowest %.0f ms)\n",
+      kBurst, decided, slowest_decision_ms, overloaded, slowest_refusal_ms);
   events_seen_ = Events();
   EXPECT_EQ(events_seen_, decided) << "a 503 is not a decision: no event";
 

@@ -75,6 +75,10 @@ class DeviceApi {
   // missed their heartbeats, updates the device and certificate-expiry metrics. Blocking.
   virtual void Tick() = 0;
 
+  // From the last Tick: current device certificates within renew_before_days of expiry
+  // (already expired ones included), for /readyz.
+  virtual size_t ExpiringCertificates() const = 0;
+
  protected:
   DeviceApi() = default;
 };

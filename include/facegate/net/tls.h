@@ -5,7 +5,6 @@
 #pragma once
 
 #include <boost/asio/ssl/context.hpp>
-
 #include <memory>
 #include <string>
 
@@ -24,6 +23,11 @@ struct TlsServerConfig {
   std::string private_key_pem;
   ClientCertificateMode client_certificates = ClientCertificateMode::kNone;
   std::string client_ca_pem;  // trust anchors for client certificates
+  // Let a client certificate whose only fault is that it has expired complete the handshake,
+  // so that the application refuses it with a reason the terminal can show ("certificate
+  // expired: commission again") instead of a bare handshake failure. The chain, signature and
+  // every other check still apply; the application must check PeerCertificate::not_after.
+  bool accept_expired_client_certificates = false;
 };
 
 // The TLS 1.2 cipher list (TLS 1.3 uses OpenSSL's default suites, all AEAD).
