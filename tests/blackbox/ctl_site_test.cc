@@ -28,7 +28,6 @@
 #include "facegate/store/commissioning.h"
 #include "facegate/store/store.h"
 
-
 namespace facegate::testing {
 namespace {
 

@@ -85,8 +85,8 @@ struct TemplateMatrix {
 // Template additions and removals after a position of the change log, for keeping the 1:N
 // index in step with the database whoever wrote it.
 struct TemplateChanges {
-  int64_t last_change_id = 0;    // the position to ask from next time
-  std::vector<int64_t> removed;  // ids of templates removed (any model), oldest first
+  int64_t last_change_id = 0;             // the position to ask from next time
+  std::vector<int64_t> removed;           // ids of templates removed (any model), oldest first
   std::vector<int64_t> removed_user_ids;  // removed_user_ids[i] owned removed[i]
   // Templates of the requested model added in the range and still present, decrypted.
   // Apply the removals first: a template moved to another user appears in both.
