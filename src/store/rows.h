@@ -1,7 +1,8 @@
 // Helpers shared by the files that implement StoreImpl (store_impl.cc, store_access.cc,
-// store_devices.cc): time columns, enumerations stored as text, and the users row. Private to
-// src/store.
-// Thread-safety: pure functions.
+// store_devices.cc): read transactions, time columns, enumerations stored as text, and the
+// users row. Private to src/store.
+// Thread-safety: pure functions; a ReadTransaction belongs to the caller holding the store's
+// mutex.
 #pragma once
 
 #include <chrono>
@@ -9,11 +10,40 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "facegate/store/records.h"
 #include "store/sqlite.h"
 
 namespace facegate::store::internal {
+
+// A read transaction: BEGIN DEFERRED takes no lock until the first SELECT, which fixes the
+// snapshot (WAL) that every later statement of the transaction reads. Ended by End() or, if
+// abandoned, rolled back.
+class ReadTransaction {
+ public:
+  static Result<ReadTransaction> Begin(Connection& db) {
+    FACEGATE_RETURN_IF_ERROR(db.Exec("BEGIN DEFERRED"));
+    return ReadTransaction(&db);
+  }
+  ReadTransaction(ReadTransaction&& other) noexcept : db_(std::exchange(other.db_, nullptr)) {}
+  ReadTransaction(const ReadTransaction&) = delete;
+  ReadTransaction& operator=(const ReadTransaction&) = delete;
+  ReadTransaction& operator=(ReadTransaction&&) = delete;
+  ~ReadTransaction() {
+    if (db_ != nullptr && db_->in_transaction()) (void)db_->Exec("ROLLBACK");
+  }
+  Status End() {
+    Connection* db = std::exchange(db_, nullptr);
+    Status s = db->Exec("COMMIT");
+    if (!s.ok() && db->in_transaction()) (void)db->Exec("ROLLBACK");
+    return s;
+  }
+
+ private:
+  explicit ReadTransaction(Connection* db) : db_(db) {}
+  Connection* db_;
+};
 
 // Times are Unix milliseconds (UTC) in INTEGER columns named *_ms.
 inline int64_t ToMs(WallTime t) {

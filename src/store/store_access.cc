@@ -18,34 +18,6 @@ namespace {
 
 std::string Quoted(std::string_view s) { return "'" + std::string(s) + "'"; }
 
-// A read transaction: BEGIN DEFERRED takes no lock until the first SELECT, which fixes the
-// snapshot (WAL) that every later statement of the transaction reads. Ended by End() or, if
-// abandoned, rolled back.
-class ReadTransaction {
- public:
-  static Result<ReadTransaction> Begin(Connection& db) {
-    FACEGATE_RETURN_IF_ERROR(db.Exec("BEGIN DEFERRED"));
-    return ReadTransaction(&db);
-  }
-  ReadTransaction(ReadTransaction&& other) noexcept : db_(std::exchange(other.db_, nullptr)) {}
-  ReadTransaction(const ReadTransaction&) = delete;
-  ReadTransaction& operator=(const ReadTransaction&) = delete;
-  ReadTransaction& operator=(ReadTransaction&&) = delete;
-  ~ReadTransaction() {
-    if (db_ != nullptr && db_->in_transaction()) (void)db_->Exec("ROLLBACK");
-  }
-  Status End() {
-    Connection* db = std::exchange(db_, nullptr);
-    Status s = db->Exec("COMMIT");
-    if (!s.ok() && db->in_transaction()) (void)db->Exec("ROLLBACK");
-    return s;
-  }
-
- private:
-  explicit ReadTransaction(Connection* db) : db_(db) {}
-  Connection* db_;
-};
-
 // Runs a SELECT and calls `read(stmt)` for every row.
 template <typename ReadRow>
 Status ForEachRow(Stmt& stmt, ReadRow read) {

@@ -589,11 +589,8 @@ Result<std::vector<TemplateInfo>> StoreImpl::ListTemplatesForReEnrollment(
 Result<TemplateMatrix> StoreImpl::LoadTemplatesForIndex(std::string_view model_version) {
   std::lock_guard lock(mu_);
   // One read transaction, so the count and the rows agree.
-  FACEGATE_RETURN_IF_ERROR(db_->Exec("BEGIN"));
-  struct EndRead {
-    Connection* db;
-    ~EndRead() { (void)db->Exec("COMMIT"); }
-  } end_read{db_.get()};
+  Result<ReadTransaction> read = ReadTransaction::Begin(*db_);
+  if (!read.ok()) return read.status();
 
   TemplateMatrix m;
   m.model_version = model_version;
@@ -661,16 +658,34 @@ Status StoreImpl::OpenTemplateRowLocked(Stmt& s, std::string_view model_version,
   return cipher_.Open(*key, aad, s.Blob(4), ciphertext, s.Blob(6), out);
 }
 
+Status StoreImpl::AppendTemplateRowsLocked(Stmt& s, std::string_view model_version,
+                                           TemplateMatrix* m) {
+  for (;;) {
+    Result<bool> row = s.Step();
+    if (!row.ok()) return row.status();
+    if (!*row) return Status::Ok();
+    const auto dim = static_cast<size_t>(s.Int(3));
+    if (m->dimension == 0) m->dimension = static_cast<int>(dim);
+    if (static_cast<size_t>(m->dimension) != dim) {
+      return Status::Corruption(
+          "template " + std::to_string(s.Int(0)) + " of model " + std::string(model_version) +
+          " has dimension " + std::to_string(dim) + ", the others " + std::to_string(m->dimension));
+    }
+    m->values.resize(m->values.size() + dim);
+    FACEGATE_RETURN_IF_ERROR(
+        OpenTemplateRowLocked(s, model_version, dim, m->values.data() + m->values.size() - dim));
+    m->template_ids.push_back(s.Int(0));
+    m->user_ids.push_back(s.Int(1));
+  }
+}
+
 Result<TemplateChanges> StoreImpl::TemplateChangesSince(int64_t after_change_id,
                                                         std::string_view model_version, int limit) {
   if (limit < 1) return Status::InvalidArgument("limit must be at least 1");
   std::lock_guard lock(mu_);
   // One read transaction: the log range and the rows it names agree.
-  FACEGATE_RETURN_IF_ERROR(db_->Exec("BEGIN"));
-  struct EndRead {
-    Connection* db;
-    ~EndRead() { (void)db->Exec("COMMIT"); }
-  } end_read{db_.get()};
+  Result<ReadTransaction> read = ReadTransaction::Begin(*db_);
+  if (!read.ok()) return read.status();
 
   TemplateChanges out;
   out.last_change_id = after_change_id;
@@ -708,25 +723,8 @@ Result<TemplateChanges> StoreImpl::TemplateChangesSince(int64_t after_change_id,
       .Bind(2, out.last_change_id)
       .Bind(3, model_version)
       .Bind(4, model_version);
-  TemplateMatrix& m = out.added;
-  for (;;) {
-    Result<bool> row = s->Step();
-    if (!row.ok()) return row.status();
-    if (!*row) break;
-    const auto dim = static_cast<size_t>(s->Int(3));
-    if (m.dimension == 0) m.dimension = static_cast<int>(dim);
-    if (static_cast<size_t>(m.dimension) != dim) {
-      return Status::Corruption(
-          "template " + std::to_string(s->Int(0)) + " of model " + std::string(model_version) +
-          " has dimension " + std::to_string(dim) + ", the others " + std::to_string(m.dimension));
-    }
-    m.values.resize(m.values.size() + dim);
-    FACEGATE_RETURN_IF_ERROR(
-        OpenTemplateRowLocked(*s, model_version, dim, m.values.data() + m.values.size() - dim));
-    m.template_ids.push_back(s->Int(0));
-    m.user_ids.push_back(s->Int(1));
-  }
-  m.last_change_id = out.last_change_id;
+  FACEGATE_RETURN_IF_ERROR(AppendTemplateRowsLocked(*s, model_version, &out.added));
+  out.added.last_change_id = out.last_change_id;
   return out;
 }
 
@@ -740,22 +738,7 @@ Result<TemplateMatrix> StoreImpl::LoadTemplatesOfUser(int64_t user_id,
       "FROM face_templates WHERE user_id = ? AND model_version = ? ORDER BY template_id");
   if (!s.ok()) return s.status();
   s->Bind(1, user_id).Bind(2, model_version);
-  for (;;) {
-    Result<bool> row = s->Step();
-    if (!row.ok()) return row.status();
-    if (!*row) break;
-    const auto dim = static_cast<size_t>(s->Int(3));
-    if (m.dimension == 0) m.dimension = static_cast<int>(dim);
-    if (static_cast<size_t>(m.dimension) != dim) {
-      return Status::Corruption("templates of user " + std::to_string(user_id) +
-                                " have different dimensions");
-    }
-    m.values.resize(m.values.size() + dim);
-    FACEGATE_RETURN_IF_ERROR(
-        OpenTemplateRowLocked(*s, model_version, dim, m.values.data() + m.values.size() - dim));
-    m.template_ids.push_back(s->Int(0));
-    m.user_ids.push_back(user_id);
-  }
+  FACEGATE_RETURN_IF_ERROR(AppendTemplateRowsLocked(*s, model_version, &m));
   return m;
 }
 

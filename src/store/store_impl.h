@@ -42,8 +42,7 @@ class StoreImpl final : public Store {
       std::string_view current_model_version) override;
 
   Result<TemplateChanges> TemplateChangesSince(int64_t after_change_id,
-                                               std::string_view model_version,
-                                               int limit) override;
+                                               std::string_view model_version, int limit) override;
   Result<int64_t> PruneTemplateChanges(int64_t up_to_change_id) override;
   Result<TemplateMatrix> LoadTemplatesOfUser(int64_t user_id,
                                              std::string_view model_version) override;
@@ -159,6 +158,8 @@ class StoreImpl final : public Store {
   // Decrypts the template row at `s` (columns template_id, user_id, key_id, dimension, nonce,
   // ciphertext, tag) into `out` (`dim` floats). Requires mu_.
   Status OpenTemplateRowLocked(Stmt& s, std::string_view model_version, size_t dim, float* out);
+  // Steps `s` (same columns) to the end, appending every row decrypted to `m`. Requires mu_.
+  Status AppendTemplateRowsLocked(Stmt& s, std::string_view model_version, TemplateMatrix* m);
 
   const StoreOptions options_;
   const Clock& clock_;
