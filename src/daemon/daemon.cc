@@ -2,8 +2,6 @@
 
 #include <ifaddrs.h>
 #include <netinet/in.h>
-#include <openssl/rand.h>
-#include <openssl/sha.h>
 #include <spdlog/spdlog.h>
 #include <systemd/sd-daemon.h>
 
@@ -17,6 +15,7 @@
 #include <thread>
 
 #include "facegate/access/snapshot_from_store.h"
+#include "facegate/admin/admin_api.h"
 #include "facegate/api/device_api.h"
 #include "facegate/api/health.h"
 #include "facegate/core/files.h"
@@ -64,31 +63,6 @@ std::vector<std::string> InterfaceAddresses() {
   return out;
 }
 
-// An admin token: "fgt_" and 32 random bytes in base64url. Only its SHA-256 is stored.
-Result<std::string> NewAdminToken(std::string* sha256) {
-  unsigned char raw[32];
-  if (RAND_bytes(raw, sizeof raw) != 1) return Status::Internal("no randomness for a token");
-  static const char kAlphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  std::string token = "fgt_";
-  uint32_t acc = 0;
-  int bits = 0;
-  for (unsigned char byte : raw) {
-    acc = (acc << 8) | byte;
-    bits += 8;
-    while (bits >= 6) {
-      bits -= 6;
-      token += kAlphabet[(acc >> bits) & 63];
-    }
-  }
-  if (bits > 0) token += kAlphabet[(acc << (6 - bits)) & 63];
-  OPENSSL_cleanse(raw, sizeof raw);
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(token.data()), token.size(), digest);
-  sha256->assign(reinterpret_cast<const char*>(digest), sizeof digest);
-  return token;
-}
-
 }  // namespace
 
 struct Daemon::Impl {
@@ -102,6 +76,7 @@ struct Daemon::Impl {
   Status WritePortsFile();
   Status StartFaceWork();
   Status StartDeviceApi();
+  Status StartAdminApi();
   void ResumeKeyRotation();
   void RefreshStatus();
   void RefreshAccessSnapshot(bool force);
@@ -124,6 +99,7 @@ struct Daemon::Impl {
   std::optional<int64_t> snapshot_data_version;
   std::string commissioning_secret;
   std::shared_ptr<api::DeviceApi> device_api;
+  std::shared_ptr<admin::AdminApi> admin_api;
   // Resumes a key rotation that an earlier run (or facegatectl) left unfinished.
   std::thread rotation_thread;
   std::atomic<bool> rotation_running{false};
@@ -254,7 +230,7 @@ Result<std::string> Daemon::CreateFirstAdminToken() {
   if (!active.ok()) return active.status();
   if (*active > 0) return std::string();
   std::string sha256;
-  auto token = NewAdminToken(&sha256);
+  auto token = admin::GenerateAdminToken(&sha256);
   if (!token.ok()) return token.status();
   auto id = impl_->store->CreateAdminToken(
       store::NewAdminToken{"first-admin", "admin", sha256, "facegated --init"});
@@ -355,10 +331,42 @@ Status Daemon::Impl::StartDeviceApi() {
   return Status::Ok();
 }
 
+Status Daemon::Impl::StartAdminApi() {
+  admin::AdminApiContext c;
+  c.store = store.get();
+  c.engine = face_engine.get();
+  c.gallery = gallery.get();
+  c.ca = ca.get();
+  c.commissioning_secret = commissioning_secret;
+  c.commissioning_code_ttl_s = options.devices.commissioning_code_ttl_s;
+  c.matching = options.face.matching;
+  c.system.version = std::string(Version());
+  c.system.started_at = start_time;
+  // What terminals are told to reach in QR codes: the first configured server address, else
+  // the device listener's own (a wildcard one names nothing a terminal can use).
+  c.system.device_listener_address = options.tls.server_addresses.empty()
+                                         ? options.device.address
+                                         : options.tls.server_addresses.front();
+  // Bound at Start, after the routes are made (port 0 picks one).
+  c.system.device_listener_port = [this]() -> uint16_t {
+    for (const auto& s : servers) {
+      if (s->options().name == "device") return s->bound_port();
+    }
+    return options.device.port;
+  };
+  c.clock = &clock;
+  c.metrics = &metrics;
+  auto created = admin::AdminApi::Create(options.admin_api, std::move(c));
+  if (!created.ok()) return created.status();
+  admin_api = std::move(created).value();
+  return Status::Ok();
+}
+
 // Called once a second from the main loop: what /readyz shows beyond the fixed checks, the
 // access model, and the device API's periodic duties.
 void Daemon::Impl::RefreshStatus() {
   RefreshAccessSnapshot(false);
+  if (admin_api) admin_api->Tick();
   if (device_api) {
     device_api->Tick();
     if (size_t n = device_api->ExpiringCertificates(); n > 0) {
@@ -394,6 +402,7 @@ Status Daemon::Start() {
   FACEGATE_RETURN_IF_ERROR(impl_->StartFaceWork());
   impl_->ResumeKeyRotation();
   FACEGATE_RETURN_IF_ERROR(impl_->StartDeviceApi().WithContext("device API"));
+  FACEGATE_RETURN_IF_ERROR(impl_->StartAdminApi().WithContext("admin API"));
   auto router_for = [&](const net::ListenerOptions& l) {
     auto router = std::make_shared<net::Router>();
     api::HealthRoutes which;
@@ -401,6 +410,7 @@ Status Daemon::Start() {
     api::AddHealthRoutes(*router, which, impl_->readiness, &impl_->metrics, impl_->clock,
                          impl_->start_time);
     if (l.name == "device") impl_->device_api->AddRoutes(*router);
+    if (l.name == "admin") impl_->admin_api->AddRoutes(*router);
     return router;
   };
   for (const auto* l : {&o.device, &o.admin, &o.enrollment}) {
@@ -496,8 +506,9 @@ void Daemon::Impl::Drain() {
   for (auto& t : threads) t.join();
   threads.clear();
   servers.clear();
-  // Before the engine: the API's threads may still be finishing decisions.
+  // Before the engine: the APIs' threads may still be finishing decisions and imports.
   device_api.reset();
+  admin_api.reset();
   stopping.store(true);
   if (rotation_thread.joinable()) rotation_thread.join();
   if (!options.server.ports_file.empty()) {

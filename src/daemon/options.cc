@@ -93,6 +93,10 @@ Result<DaemonOptions> ParseDaemonOptions(std::string_view text,
       api::ParseDeviceApiOptions(s, &o.devices);
     }
     {
+      auto s = top.Child("admin");
+      admin::ParseAdminApiOptions(s, &o.admin_api);
+    }
+    {
       auto listeners = top.Child("listeners");
       for (auto* l : {&o.device, &o.admin, &o.enrollment}) {
         auto s = listeners.Child(l->name);

@@ -28,4 +28,45 @@ std::string_view DecisionName(Decision decision) {
   return decision == Decision::kGrant ? "grant" : "deny";
 }
 
+std::string_view AdminRoleName(AdminRole role) {
+  switch (role) {
+    case AdminRole::kViewer:
+      return "viewer";
+    case AdminRole::kOperator:
+      return "operator";
+    case AdminRole::kAdmin:
+      return "admin";
+  }
+  return "viewer";
+}
+
+std::optional<AdminRole> ParseAdminRole(std::string_view name) {
+  for (AdminRole r : {AdminRole::kViewer, AdminRole::kOperator, AdminRole::kAdmin}) {
+    if (AdminRoleName(r) == name) return r;
+  }
+  return std::nullopt;
+}
+
+std::string_view IntegrationStatusName(IntegrationStatus s) {
+  switch (s) {
+    case IntegrationStatus::kConnected:
+      return "connected";
+    case IntegrationStatus::kUnauthorized:
+      return "unauthorized";
+    case IntegrationStatus::kDisconnected:
+      return "disconnected";
+    case IntegrationStatus::kNoStatus:
+      return "no_status";
+  }
+  return "no_status";
+}
+
+std::optional<IntegrationStatus> ParseIntegrationStatus(std::string_view name) {
+  for (IntegrationStatus s : {IntegrationStatus::kConnected, IntegrationStatus::kUnauthorized,
+                              IntegrationStatus::kDisconnected, IntegrationStatus::kNoStatus}) {
+    if (IntegrationStatusName(s) == name) return s;
+  }
+  return std::nullopt;
+}
+
 }  // namespace facegate::store

@@ -1,6 +1,6 @@
 // Helpers shared by the files that implement StoreImpl (store_impl.cc, store_access.cc,
-// store_devices.cc): read transactions, time columns, enumerations stored as text, and the
-// users row. Private to src/store.
+// store_devices.cc, store_admin.cc): read transactions, time columns, enumerations stored as
+// text, and the users, template metadata and events rows. Private to src/store.
 // Thread-safety: pure functions; a ReadTransaction belongs to the caller holding the store's
 // mutex.
 #pragma once
@@ -89,6 +89,54 @@ inline User ReadUser(const Stmt& s) {
   u.created_at = FromMs(s.Int(9));
   u.updated_at = FromMs(s.Int(10));
   return u;
+}
+
+inline TemplateSource ParseTemplateSource(std::string_view s) {
+  if (s == "import") return TemplateSource::kImport;
+  if (s == "enrollment") return TemplateSource::kEnrollment;
+  return TemplateSource::kAdmin;
+}
+
+// The face_templates ("t") and users ("u") columns ReadTemplateInfo reads, in its order.
+inline constexpr std::string_view kTemplateInfoColumns =
+    "t.template_id, t.user_id, u.external_id, t.source, t.model_version, t.quality_json, "
+    "t.created_at_ms, t.key_id, t.dimension";
+
+inline TemplateInfo ReadTemplateInfo(const Stmt& s) {
+  TemplateInfo t;
+  t.id = s.Int(0);
+  t.user_id = s.Int(1);
+  t.user_external_id = s.Text(2);
+  t.source = ParseTemplateSource(s.Text(3));
+  t.model_version = s.Text(4);
+  t.quality_json = s.Text(5);
+  t.created_at = FromMs(s.Int(6));
+  t.key_id = static_cast<uint32_t>(s.Int(7));
+  t.dimension = static_cast<int>(s.Int(8));
+  return t;
+}
+
+// "SELECT <the events columns ReadEventRow reads> FROM events ": append the WHERE clause.
+inline constexpr std::string_view kEventColumns =
+    "SELECT event_id, occurred_at_ms, device_id, door_id, user_id, user_external_id, decision, "
+    "reason, distance, latency_ms, request_id, is_repeat, details_json FROM events ";
+
+inline StoredEvent ReadEventRow(const Stmt& s) {
+  StoredEvent out;
+  out.id = s.Int(0);
+  out.event.time = FromMs(s.Int(1));
+  out.event.device_id = s.OptionalInt(2);
+  out.event.door_id = s.OptionalInt(3);
+  out.event.user_id = s.OptionalInt(4);
+  out.user_external_id = s.Text(5);
+  out.event.decision = s.Text(6) == "grant" ? Decision::kGrant : Decision::kDeny;
+  out.event.reason = s.Text(7);
+  if (!s.IsNull(8)) out.event.distance = s.Double(8);
+  out.event.latency_ms = s.Double(9);
+  out.event.request_id = s.Text(10);
+  out.event.repeat = s.Int(11) != 0;
+  out.event.details_json = s.Text(12);
+  return out;
 }
 
 }  // namespace facegate::store::internal

@@ -27,12 +27,6 @@ constexpr std::string_view kRotationDone = "key_rotation.reencrypted";
 constexpr std::string_view kRotationStarted = "key_rotation.started_at_ms";
 constexpr std::string_view kRotationFinished = "key_rotation.finished_at_ms";
 
-TemplateSource ParseTemplateSource(std::string_view s) {
-  if (s == "import") return TemplateSource::kImport;
-  if (s == "enrollment") return TemplateSource::kEnrollment;
-  return TemplateSource::kAdmin;
-}
-
 Result<int64_t> RandomTemplateId() {
   for (;;) {
     uint64_t v = 0;
@@ -42,24 +36,6 @@ Result<int64_t> RandomTemplateId() {
     v &= 0x7fffffffffffffffULL;  // positive: SQLite integers are signed
     if (v != 0) return static_cast<int64_t>(v);
   }
-}
-
-constexpr std::string_view kTemplateInfoColumns =
-    "t.template_id, t.user_id, u.external_id, t.source, t.model_version, t.quality_json, "
-    "t.created_at_ms, t.key_id, t.dimension";
-
-TemplateInfo ReadTemplateInfo(const Stmt& s) {
-  TemplateInfo t;
-  t.id = s.Int(0);
-  t.user_id = s.Int(1);
-  t.user_external_id = s.Text(2);
-  t.source = ParseTemplateSource(s.Text(3));
-  t.model_version = s.Text(4);
-  t.quality_json = s.Text(5);
-  t.created_at = FromMs(s.Int(6));
-  t.key_id = static_cast<uint32_t>(s.Int(7));
-  t.dimension = static_cast<int>(s.Int(8));
-  return t;
 }
 
 Status ValidateTemplate(const NewTemplate& t) {
@@ -339,11 +315,15 @@ Status StoreImpl::DeleteSetting(std::string_view key) {
 // ---------------------------------------------------------------- users
 
 Result<int64_t> StoreImpl::UpsertUser(const User& u) {
+  std::lock_guard lock(mu_);
+  return UpsertUserLocked(u);
+}
+
+Result<int64_t> StoreImpl::UpsertUserLocked(const User& u) {
   if (u.external_id.empty()) return Status::InvalidArgument("user: external_id is empty");
   if (u.valid_from && u.valid_until && *u.valid_until < *u.valid_from) {
     return Status::InvalidArgument("user " + u.external_id + ": valid_until is before valid_from");
   }
-  std::lock_guard lock(mu_);
   Result<Stmt> s = db_->Prepare(
       "INSERT INTO users (external_id, first_name, last_name, active, banned, valid_from_ms, "
       "valid_until_ms, source, created_at_ms, updated_at_ms) "
@@ -1172,32 +1152,6 @@ Result<RecordedEvent> StoreImpl::RecordEvent(const AccessEvent& event,
   if (!writers_.empty()) writers_.front()->cv.notify_one();
   return std::move(w.result);
 }
-
-namespace {
-
-constexpr const char* kEventColumns =
-    "SELECT event_id, occurred_at_ms, device_id, door_id, user_id, user_external_id, decision, "
-    "reason, distance, latency_ms, request_id, is_repeat, details_json FROM events ";
-
-StoredEvent ReadEventRow(const Stmt& s) {
-  StoredEvent out;
-  out.id = s.Int(0);
-  out.event.time = FromMs(s.Int(1));
-  out.event.device_id = s.OptionalInt(2);
-  out.event.door_id = s.OptionalInt(3);
-  out.event.user_id = s.OptionalInt(4);
-  out.user_external_id = s.Text(5);
-  out.event.decision = s.Text(6) == "grant" ? Decision::kGrant : Decision::kDeny;
-  out.event.reason = s.Text(7);
-  if (!s.IsNull(8)) out.event.distance = s.Double(8);
-  out.event.latency_ms = s.Double(9);
-  out.event.request_id = s.Text(10);
-  out.event.repeat = s.Int(11) != 0;
-  out.event.details_json = s.Text(12);
-  return out;
-}
-
-}  // namespace
 
 Result<std::optional<StoredEvent>> StoreImpl::GetEvent(int64_t event_id) {
   std::lock_guard lock(mu_);

@@ -114,6 +114,32 @@ class StoreImpl final : public Store {
   Result<int64_t> CreateAdminToken(const NewAdminToken& token) override;
   Result<int64_t> CountActiveAdminTokens() override;
 
+  // Administration: the rest of the admin tokens, the audit log, the admin API's listings
+  // and deletions, bulk import batches, integrations, retention and the event listing:
+  // defined in store_admin.cc.
+  Result<std::optional<AdminToken>> FindActiveAdminToken(std::string_view token_sha256) override;
+  Status TouchAdminToken(int64_t token_id, WallTime at) override;
+  Result<AdminToken> GetAdminToken(int64_t token_id) override;
+  Result<std::vector<AdminToken>> ListAdminTokens(bool include_revoked) override;
+  Status RevokeAdminToken(int64_t token_id, WallTime at) override;
+  Result<int64_t> AppendAudit(const AuditEntry& entry) override;
+  Result<std::vector<AuditEntry>> ListAudit(const AuditFilter& filter) override;
+  Result<std::vector<User>> ListUsersFiltered(const UserFilter& filter) override;
+  Result<int64_t> CountUsers() override;
+  Result<std::vector<Door>> ListDoors() override;
+  Status DeleteDoor(int64_t door_id) override;
+  Result<TemplateInfo> GetTemplateInfo(int64_t template_id) override;
+  Result<std::vector<ImportedRow>> ImportBatch(std::span<const ImportRow> rows) override;
+  Result<std::optional<Integration>> GetIntegration(std::string_view name) override;
+  Result<std::vector<Integration>> ListIntegrations() override;
+  Status PutIntegrationSettings(std::string_view name, bool enabled,
+                                std::string_view settings_json) override;
+  Status SetIntegrationStatus(std::string_view name, IntegrationStatus status,
+                              std::string_view error) override;
+  Result<PurgeReport> PurgeExpired(std::optional<WallTime> events_before,
+                                   std::optional<WallTime> audit_before, int batch) override;
+  Result<std::vector<StoredEvent>> ListEvents(const EventFilter& filter) override;
+
   Result<RecordedEvent> RecordEvent(const AccessEvent& event,
                                     std::span<const OutboxMessage> outbox) override;
   Result<std::optional<StoredEvent>> GetEvent(int64_t event_id) override;
@@ -147,6 +173,8 @@ class StoreImpl final : public Store {
   Status VerifyKeys();  // requires mu_
   Status SetSettingLocked(std::string_view key, std::string_view value);
   Status DeleteSettingLocked(std::string_view key);
+  // UpsertUser's validation and statement, inside the caller's transaction (ImportBatch).
+  Result<int64_t> UpsertUserLocked(const User& user);
   Result<std::optional<std::string>> GetSettingLocked(std::string_view key);
   Result<int64_t> InsertTemplateLocked(const NewTemplate& tmpl);
   Result<RecordedEvent> InsertEventLocked(const AccessEvent& event,

@@ -29,6 +29,7 @@
 #include <thread>
 #include <vector>
 
+#include "blackbox/demo_faces.h"
 #include "blackbox/facegated_fixture.h"
 #include "facegate/core/clock.h"
 #include "facegate/core/files.h"
@@ -69,66 +70,6 @@ void ExpectError(const Result<HttpReply>& r, int status, const std::string& code
 }
 
 // ------------------------------------------------------------------ images
-
-std::filesystem::path ModelsDir() { return SourceDir() / "models"; }
-
-const cv::Mat& DemoPhoto(int i) {
-  static std::mutex mu;
-  static std::map<int, cv::Mat> photos;
-  std::lock_guard lock(mu);
-  cv::Mat& m = photos[i];
-  if (m.empty()) {
-    auto bytes = ReadFile(ModelsDir() / "demo" / ("sample" + std::to_string(i) + ".jpg"));
-    EXPECT_TRUE(bytes.ok()) << bytes.status().ToString() << " (run scripts/setup)";
-    if (bytes.ok()) {
-      m = cv::imdecode(cv::Mat(1, static_cast<int>(bytes->size()), CV_8U, bytes->data()),
-                       cv::IMREAD_COLOR);
-    }
-  }
-  return m;
-}
-
-std::string Jpeg(const cv::Mat& bgr, int quality = 95) {
-  std::vector<uchar> buf;
-  cv::imencode(".jpg", bgr, buf, {cv::IMWRITE_JPEG_QUALITY, quality});
-  return std::string(buf.begin(), buf.end());
-}
-
-// A face in a demo photo: the photo and the face's centre in it (see tests/face/pipeline_test.cc,
-// where these were labelled by eye and checked to be told apart at the default level).
-struct DemoFace {
-  int photo, cx, cy;
-};
-// Ada is enrolled from one capture and recognised in another, taken a little off-centre (as
-// the next person at the door stands elsewhere) and compressed harder. (Her other photo,
-// sample 1, has her head tilted past the pose gate.)
-constexpr DemoFace kAdaEnrolled{3, 1154, 380};
-constexpr DemoFace kAdaAtTheDoor{3, 1154 - 64, 380 - 48};
-constexpr DemoFace kBob{3, 675, 484};
-constexpr DemoFace kCarol{6, 1273, 484};
-constexpr DemoFace kDave{1, 484, 484};
-constexpr DemoFace kStranger{3, 1607, 460};  // never enrolled (until a test does it)
-
-// A 640x480 capture of one face, as a terminal's camera would send it.
-cv::Mat CaptureMat(const DemoFace& f) {
-  const cv::Mat& photo = DemoPhoto(f.photo);
-  if (photo.empty()) return {};
-  const int w = 640, h = 480;
-  const int x = std::clamp(f.cx - w / 2, 0, photo.cols - w);
-  const int y = std::clamp(f.cy - h / 2, 0, photo.rows - h);
-  return photo(cv::Rect(x, y, w, h)).clone();
-}
-std::string Capture(const DemoFace& f, int quality = 95) { return Jpeg(CaptureMat(f), quality); }
-
-// A grey frame: nobody in front of the camera.
-std::string NoFaceJpeg() { return Jpeg(cv::Mat(480, 640, CV_8UC3, cv::Scalar(128, 128, 128))); }
-
-// Two people side by side in one frame.
-std::string TwoFacesJpeg() {
-  cv::Mat both;
-  cv::hconcat(CaptureMat(kAdaAtTheDoor), CaptureMat(kStranger), both);
-  return Jpeg(both);
-}
 
 uint32_t Crc32(std::string_view data) {
   uint32_t crc = 0xFFFFFFFFu;

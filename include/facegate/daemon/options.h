@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "facegate/admin/admin_api.h"
 #include "facegate/api/device_api.h"
 #include "facegate/core/logging.h"
 #include "facegate/core/status.h"
@@ -47,8 +48,9 @@ struct DaemonOptions {
   net::ListenerOptions enrollment;
   store::StoreOptions store;  // paths default to data_dir (facegate.db, keys/)
   face::FaceOptions face;
-  gallery::GalleryOptions index;  // the "index" section: the in-memory 1:N gallery
-  api::DeviceApiOptions devices;  // the door terminals' API (docs/device-api.md)
+  gallery::GalleryOptions index;     // the "index" section: the in-memory 1:N gallery
+  api::DeviceApiOptions devices;     // the door terminals' API (docs/device-api.md)
+  admin::AdminApiOptions admin_api;  // the "admin" section: the admin API (docs/admin-api.md)
 };
 
 // Defaults before any file is read.

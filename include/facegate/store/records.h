@@ -119,6 +119,105 @@ struct NewAdminToken {
   std::string created_by;    // e.g. "facegated --init"
 };
 
+// An admin API bearer token as stored (never the token itself).
+enum class AdminRole { kViewer, kOperator, kAdmin };  // each includes the ones before it
+std::string_view AdminRoleName(AdminRole role);       // "viewer", "operator", "admin"
+std::optional<AdminRole> ParseAdminRole(std::string_view name);
+
+struct AdminToken {
+  int64_t id = 0;
+  std::string name;
+  AdminRole role = AdminRole::kViewer;
+  std::string created_by;
+  WallTime created_at{};
+  std::optional<WallTime> last_used_at;
+  std::optional<WallTime> revoked_at;
+};
+
+// One row of the audit log: who did what, when, from where. `actor` is "token:<name>" for
+// the admin API, "facegatectl" / "facegated" for local actions.
+struct AuditEntry {
+  int64_t id = 0;  // set by the store
+  WallTime at{};   // unset (the epoch): the store's clock at AppendAudit
+  std::string actor;
+  std::optional<int64_t> actor_token_id;
+  std::string remote_address;
+  std::string action;          // "user.create", "face.enroll", "token.revoke", ...
+  std::string target;          // what it was done to, e.g. "user:E1001"
+  std::string outcome = "ok";  // "ok", "denied", "failed"
+  std::string details_json = "{}";
+};
+
+// Newest first. before_id is the paging cursor: rows with id < before_id (0: from the newest).
+struct AuditFilter {
+  std::optional<WallTime> from;   // at >= from
+  std::optional<WallTime> until;  // at < until
+  std::string actor;              // exact, "" any
+  std::string action;             // exact or a prefix ending in '.', e.g. "user."; "" any
+  int64_t before_id = 0;
+  int limit = 100;  // clamped to 1..1000
+};
+
+// Access events, newest first; before_id is the paging cursor as for AuditFilter.
+struct EventFilter {
+  std::optional<WallTime> from;   // time >= from
+  std::optional<WallTime> until;  // time < until
+  std::optional<int64_t> door_id;
+  std::optional<int64_t> user_id;
+  std::optional<int64_t> device_id;
+  std::optional<std::string> decision;  // "grant" or "deny"
+  std::string reason;                   // exact, "" any
+  int64_t before_id = 0;
+  int limit = 100;  // clamped to 1..1000
+};
+
+// Users by id (ascending) after the cursor after_id, optionally only those whose external
+// id, first or last name contains `query` (case-insensitive for ASCII letters; % and _ are
+// matched literally), or of one source.
+struct UserFilter {
+  int64_t after_id = 0;
+  int limit = 100;  // clamped to 1..1000
+  std::string query;
+  std::optional<RecordSource> source;
+};
+
+// An integration (access-control system, cloud link, enrollment service): its settings and
+// the status shown to the admin.
+enum class IntegrationStatus { kConnected, kUnauthorized, kDisconnected, kNoStatus };
+std::string_view IntegrationStatusName(IntegrationStatus s);  // "connected", ..., "no_status"
+std::optional<IntegrationStatus> ParseIntegrationStatus(std::string_view name);
+
+struct Integration {
+  std::string name;  // "space", "connect", "enrollment"
+  bool enabled = false;
+  std::string settings_json = "{}";
+  IntegrationStatus status = IntegrationStatus::kNoStatus;
+  std::string last_error;
+  std::optional<WallTime> last_error_at;
+  std::optional<WallTime> status_changed_at;  // none: never changed from no_status
+  WallTime updated_at{};                      // settings last written (or the row created)
+};
+
+// Rows deleted by a retention purge.
+struct PurgeReport {
+  int64_t events = 0;
+  int64_t audit_rows = 0;
+};
+
+// One person of a bulk import: the user (matched by external id) with the groups to add
+// them to and the templates to add, written with the rest of its batch in one transaction.
+struct ImportRow {
+  User user;
+  std::vector<int64_t> group_ids;
+  std::vector<NewTemplate> templates;  // user_id is filled in by the store
+};
+
+struct ImportedRow {
+  int64_t user_id = 0;
+  bool user_created = false;  // false: it existed and was updated
+  std::vector<int64_t> template_ids;
+};
+
 struct NewDevice {
   std::string name;
   std::optional<int64_t> door_id;

@@ -168,9 +168,60 @@ class Store {
   // decision snapshot (access::BuildSnapshot).
   virtual Result<AccessModelData> LoadAccessSnapshotData() = 0;
 
-  // Admin tokens: creation (name unique among active tokens) and the count of active ones.
+  // Admin tokens: creation (name unique among active tokens: AlreadyExists) and the count of
+  // active ones.
   virtual Result<int64_t> CreateAdminToken(const NewAdminToken& token) = 0;
   virtual Result<int64_t> CountActiveAdminTokens() = 0;
+  // The active (not revoked) token with this SHA-256 (32 raw bytes); none when unknown or
+  // revoked. InvalidArgument when the hash is not 32 bytes.
+  virtual Result<std::optional<AdminToken>> FindActiveAdminToken(std::string_view token_sha256) = 0;
+  // Sets last_used_at (the caller limits how often); never moves it back. NotFound.
+  virtual Status TouchAdminToken(int64_t token_id, WallTime at) = 0;
+  virtual Result<AdminToken> GetAdminToken(int64_t token_id) = 0;  // NotFound
+  // By id; revoked ones only when asked.
+  virtual Result<std::vector<AdminToken>> ListAdminTokens(bool include_revoked) = 0;
+  // NotFound; FailedPrecondition when already revoked.
+  virtual Status RevokeAdminToken(int64_t token_id, WallTime at) = 0;
+
+  // --- audit log
+  // Returns the entry's id. InvalidArgument: empty actor, action or outcome, or details_json
+  // not JSON.
+  virtual Result<int64_t> AppendAudit(const AuditEntry& entry) = 0;
+  virtual Result<std::vector<AuditEntry>> ListAudit(const AuditFilter& filter) = 0;
+
+  // --- more of the site: listings and deletions the admin API needs
+  virtual Result<std::vector<User>> ListUsersFiltered(const UserFilter& filter) = 0;
+  virtual Result<int64_t> CountUsers() = 0;
+  virtual Result<std::vector<Door>> ListDoors() = 0;  // by id
+  // Deletes the door and its rights; devices at it keep no door; events keep their door id
+  // cleared. NotFound when absent.
+  virtual Status DeleteDoor(int64_t door_id) = 0;
+  // The template's metadata (never its values); NotFound when absent.
+  virtual Result<TemplateInfo> GetTemplateInfo(int64_t template_id) = 0;
+  // A bulk import batch: upserts every user by external id, adds the memberships and the
+  // templates, all in ONE transaction (all rows or none). Results in the rows' order.
+  // Already a member is fine; a missing access group (NotFound) or a bad user or template
+  // (InvalidArgument, as UpsertUser and AddTemplates) fails the whole batch.
+  virtual Result<std::vector<ImportedRow>> ImportBatch(std::span<const ImportRow> rows) = 0;
+
+  // --- integrations (settings and status; the row is created on first write). Names must
+  // not be empty; settings_json must be a JSON object (InvalidArgument).
+  virtual Result<std::optional<Integration>> GetIntegration(std::string_view name) = 0;
+  virtual Result<std::vector<Integration>> ListIntegrations() = 0;  // by name
+  virtual Status PutIntegrationSettings(std::string_view name, bool enabled,
+                                        std::string_view settings_json) = 0;
+  // status_changed_at is set when the status changes; last_error/last_error_at when
+  // `error` is not empty (a "" error keeps the last one on record).
+  virtual Status SetIntegrationStatus(std::string_view name, IntegrationStatus status,
+                                      std::string_view error) = 0;
+
+  // --- retention: deletes events older than events_before and audit rows older than
+  // audit_before (unset: keep), in batches of `batch` rows per transaction so that writers
+  // are not held up (a batch below 1 counts as 1). Outbox messages of purged events stay,
+  // without their event id.
+  virtual Result<PurgeReport> PurgeExpired(std::optional<WallTime> events_before,
+                                           std::optional<WallTime> audit_before,
+                                           int batch = 5000) = 0;
 
   // --- devices, certificates, commissioning codes, commands
   // Missing devices are NotFound. Certificate serials are compared upper-cased.
@@ -247,6 +298,9 @@ class Store {
   virtual Result<std::optional<StoredEvent>> FindEventByRequest(int64_t device_id,
                                                                 std::string_view request_id) = 0;
   virtual Result<int64_t> CountEvents() = 0;
+  // Events matching `filter`, newest first (paging: before_id = the last id of a page).
+  // InvalidArgument for a decision other than "grant" or "deny".
+  virtual Result<std::vector<StoredEvent>> ListEvents(const EventFilter& filter) = 0;
   // Messages for `destination` whose next try is due at `now`, oldest first.
   virtual Result<std::vector<OutboxEntry>> DueOutbox(std::string_view destination, WallTime now,
                                                      int limit) = 0;
