@@ -27,6 +27,10 @@
 namespace facegate::app::ctl {
 
 inline constexpr int kOk = 0, kFailure = 1, kUsage = 2;
+// The commands that talk to facegated's admin API (ctl_client.h) add: the daemon cannot be
+// reached (connection, TLS, timeout), the token is refused (401/403), not found (404), conflict
+// (409).
+inline constexpr int kUnreachable = 3, kDenied = 4, kNotFound = 5, kConflict = 6;
 inline constexpr int kHelpShown = -1;  // ParseArgs: --help printed, exit 0
 inline constexpr const char* kDefaultConfigFile = "/etc/facegate/facegate.json";
 

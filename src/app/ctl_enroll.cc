@@ -1,11 +1,10 @@
-// `facegatectl face enroll EXTERNAL_ID IMAGE...`: an operator enrolls a person's face from
-// photos, on the daemon's host, as the daemon's user. The face engine runs in this process
-// (as `face embed` does) with the daemon's own face options, so the quality gate is the one
-// the doors apply; each accepted image becomes one encrypted template in the store. The
-// daemon picks new templates up by itself from the store's template change log.
-//
-// Template values never leave the process: the report gives per image the verdict, the
-// reason and the measured quality values, and for an accepted one the template's id.
+// `facegatectl face enroll|list|delete`: a person's face templates, through the admin API of a
+// running facegated (docs/admin-api.md). Enrollment sends each photo as it is (POST
+// /api/v1/users/ID/faces); the daemon's face workers embed it at the enrollment priority, its
+// quality gate (the one the doors apply) decides, and the duplicate check compares it with the
+// gallery. Photos are never stored; template values never leave the daemon: the report gives
+// per image the verdict, the reason and the measured quality values, and for an accepted one
+// the template's id.
 #include <cstdio>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -13,218 +12,255 @@
 #include <string>
 #include <vector>
 
+#include "ctl_api_command.h"
 #include "ctl_common.h"
 #include "facegate/core/files.h"
-#include "facegate/face/face_engine.h"
 #include "facegate/face/matching.h"
-#include "facegate/store/store.h"
 
 namespace facegate::app {
 namespace {
 
-using ctl::Args;
+using ctl::ApiCommand;
 using ctl::kFailure;
-using ctl::kHelpShown;
 using ctl::kOk;
 using ctl::kUsage;
+using ctl::PrintJson;
+using ctl::Quoted;
+using ctl::Str;
+using ctl::UrlEncode;
 using json = nlohmann::json;
 
+#define FG_CONN "[--json] [--url URL] [--token-file FILE] [--ca FILE]"
+
 constexpr const char* kEnrollHelp =
-    "Usage: facegatectl face enroll EXTERNAL_ID IMAGE... [--source admin|import]\n"
-    "                               [--models DIR] [--config FILE] [--json]\n"
+    "Usage: facegatectl face enroll EXTERNAL_ID IMAGE... [--source admin] " FG_CONN
     "\n"
-    "Enrolls the face in each JPEG or PNG image for an existing user: the face engine runs\n"
-    "in this process with the configuration's face options, the quality gate decides, and\n"
-    "each accepted image is stored as one encrypted template (model dlib-resnet-v1). An\n"
-    "image must show exactly one face. facegated picks new templates up by itself. Run on\n"
-    "the daemon's host, as the daemon's user. Template values are never printed.\n"
+    "\n"
+    "Enrolls the face in each JPEG or PNG image for an existing user, through the admin API\n"
+    "(an operator token): the daemon's face engine embeds it, the quality gate decides, the\n"
+    "duplicate check compares it with every enrolled face, and each accepted image becomes\n"
+    "one encrypted template. An image must show exactly one face. Template values are never\n"
+    "printed. For many people at once use 'facegatectl import'.\n"
+    "\n"
+    "Output: per image 'accepted, template ID' with the quality measures, or 'refused:\n"
+    "REASON' (no_face, multiple_faces, too_blurred, ..., duplicate_face naming the other\n"
+    "user) with the measures that decided.\n"
     "\n"
     "Options:\n"
-    "  --source S      admin (default: enrolled by an operator) or import (bulk import)\n"
-    "  --models DIR    directory with the model files (default: the config's\n"
-    "                  face.models_dir)\n"
-    "  --config FILE   facegated configuration file (default /etc/facegate/facegate.json)\n"
-    "  --json          one JSON document on stdout\n"
-    "  -h, --help      show this help\n"
+    "  --source S        admin (the only one: imports go through 'facegatectl "
+    "import')\n" FG_API_OPTIONS
     "\n"
     "Exit status: 0 at least one image enrolled, 1 none was (each refusal is reported with\n"
-    "its reason), no such user, or the models or the store could not be opened, 2 usage\n"
-    "error.\n";
+    "its reason) or an image could not be read, 2 usage error, " FG_API_EXIT
+    "5 no such user,\n6 none was enrolled and a photo is the face of another user.\n";
 
-json QualityJson(const face::FaceQuality& q) {
-  return {{"detection_score", q.detection_score},
-          {"interocular_px", q.interocular_px},
-          {"sharpness", q.sharpness},
-          {"yaw_deg", q.yaw_deg},
-          {"pitch_deg", q.pitch_deg},
-          {"roll_deg", q.roll_deg},
-          {"brightness", q.brightness},
-          {"brightness_p5", q.brightness_p5},
-          {"brightness_p95", q.brightness_p95},
-          {"saturated_fraction", q.saturated_fraction}};
-}
+constexpr const char* kListHelp =
+    "Usage: facegatectl face list EXTERNAL_ID " FG_CONN
+    "\n"
+    "\n"
+    "The user's face templates, metadata only: id, source, model version, key, quality\n"
+    "values, creation time (GET /api/v1/users/ID/faces).\n"
+    "\n"
+    "Options:\n" FG_API_OPTIONS
+    "\n"
+    "Exit status: 0 listed, 1 failed, 2 usage error, " FG_API_EXIT "5 no such user.\n";
 
-std::string QualityText(const face::FaceQuality& q) {
+constexpr const char* kDeleteHelp =
+    "Usage: facegatectl face delete TEMPLATE_ID [--yes] " FG_CONN
+    "\n"
+    "\n"
+    "Deletes one face template (ids from 'facegatectl face list'): DELETE\n"
+    "/api/v1/faces/ID, an operator token. The daemon's index drops it before answering.\n"
+    "\n"
+    "Options:\n"
+    "  --yes             proceed without asking (required when stdin is not a "
+    "terminal)\n" FG_API_OPTIONS
+    "\n"
+    "Exit status: 0 deleted, 1 failed, 2 usage error or --yes missing, " FG_API_EXIT
+    "5 no such\ntemplate.\n";
+
+std::string QualityText(const json& q) {
+  if (!q.is_object()) return "";
   char buf[256];
   std::snprintf(buf, sizeof buf,
                 "score %.2f, inter-ocular %.1f px, sharpness %.1f, yaw %.1f, pitch %.1f, roll "
                 "%.1f, brightness %.1f, saturated %.3f",
-                q.detection_score, q.interocular_px, q.sharpness, q.yaw_deg, q.pitch_deg,
-                q.roll_deg, q.brightness, q.saturated_fraction);
+                q.value("detection_score", 0.0), q.value("interocular_px", 0.0),
+                q.value("sharpness", 0.0), q.value("yaw_deg", 0.0), q.value("pitch_deg", 0.0),
+                q.value("roll_deg", 0.0), q.value("brightness", 0.0),
+                q.value("saturated_fraction", 0.0));
   return buf;
 }
 
-struct ImageOutcome {
-  std::string image;
-  bool accepted = false;
-  std::string reason;  // "ok", a face::ReasonName, "unreadable" or "engine_error"
-  std::string message;
-  int faces = 0;
-  std::optional<face::FaceQuality> quality;  // of the face the verdict is about
-  std::optional<int64_t> template_id;
-};
-
-json OutcomeJson(const ImageOutcome& o) {
-  json j = {{"image", o.image},
-            {"accepted", o.accepted},
-            {"reason", o.reason},
-            {"message", o.message},
-            {"faces", o.faces},
-            {"quality", o.quality ? QualityJson(*o.quality) : json(nullptr)},
-            {"template_id", o.template_id ? json(*o.template_id) : json(nullptr)}};
-  return j;
+// The media type of an image by its first bytes (the server checks again).
+std::string ImageType(const std::string& bytes) {
+  if (bytes.size() >= 3 && static_cast<unsigned char>(bytes[0]) == 0xFF &&
+      static_cast<unsigned char>(bytes[1]) == 0xD8) {
+    return "image/jpeg";
+  }
+  if (bytes.rfind("\x89PNG", 0) == 0) return "image/png";
+  return "application/octet-stream";
 }
 
-ImageOutcome EnrollImage(face::FaceEngine& engine, store::Store& s, int64_t user_id,
-                         store::TemplateSource source, const std::string& file) {
-  ImageOutcome out;
-  out.image = file;
-  auto bytes = ReadFile(file, 256 << 20);
-  if (!bytes.ok()) {
-    out.reason = "unreadable";
-    out.message = bytes.status().message();
-    return out;
+int Enroll(int argc, char** argv) {
+  ApiCommand c;
+  int rc = c.Parse(argc, argv, "facegatectl face enroll", kEnrollHelp, {}, {"--source"}, 2,
+                   SIZE_MAX, "expected EXTERNAL_ID and an image");
+  if (rc != kOk) return ApiCommand::Done(rc);
+  if (auto v = c.args.Value("--source"); v && *v != "admin") {
+    // Self-enrollment needs the person's recorded consent; imports have their own command.
+    return ctl::UsageError(
+        c.prog, "--source: only admin (bulk imports: facegatectl import), got " + Quoted(*v),
+        c.help);
   }
-  face::AnalyzeRequest r;
-  r.image = std::move(bytes).value();
-  r.priority = face::Priority::kEnrollment;
-  auto a = engine.Analyze(std::move(r));
-  if (!a.ok()) {
-    out.reason = "engine_error";
-    out.message = a.status().message();
-    return out;
+  if (int r = c.Connect(); r != kOk) return r;
+  const std::string user = c.args.positional[0];
+  const std::string path = "/api/v1/users/" + UrlEncode(user);
+  // The user first: a typo should not upload photos.
+  auto u = c.Get(path);
+  if (!u) return c.rc;
+  if (!u->value("active", true) || u->value("banned", false)) {
+    std::fprintf(stderr, "%s: warning: user %s is %s: enrolled faces are refused at the doors\n",
+                 c.prog.c_str(), user.c_str(), u->value("banned", false) ? "banned" : "inactive");
   }
-  out.faces = static_cast<int>(a->faces.size());
-  out.reason = std::string(face::ReasonName(a->verdict));
-  out.message = a->message;
-  if (a->selected >= 0 && a->selected < out.faces) out.quality = a->faces[a->selected].quality;
-  auto tmpl = a->AcceptedTemplate();
-  if (!tmpl.ok()) return out;  // refused: the verdict says why
-  store::NewTemplate t;
-  t.user_id = user_id;
-  t.source = source;
-  t.model_version = std::string(face::kModelVersion);
-  t.values = std::span<const float>(tmpl->data(), tmpl->size());
-  t.quality_json = out.quality ? QualityJson(*out.quality).dump() : "{}";
-  auto id = s.AddTemplate(t);
-  if (!id.ok()) {
-    out.reason = "store_error";
-    out.message = id.status().message();
-    return out;
+
+  json images = json::array();
+  int accepted = 0, duplicates = 0;
+  for (size_t i = 1; i < c.args.positional.size(); ++i) {
+    const std::string& file = c.args.positional[i];
+    json o = {{"image", file}, {"accepted", false},  {"reason", ""},
+              {"message", ""}, {"quality", nullptr}, {"template_id", nullptr}};
+    auto bytes = ReadFile(file, 64 << 20);
+    if (!bytes.ok()) {
+      o["reason"] = "unreadable";
+      o["message"] = bytes.status().message();
+      images.push_back(std::move(o));
+      continue;
+    }
+    auto r = c.client->Request("POST", path + "/faces", *bytes, ImageType(*bytes));
+    if (!r.ok()) return ctl::FailRequest(c.prog, r.status());
+    const json& j = r->json;
+    if (r->status == 201) {
+      ++accepted;
+      o["accepted"] = true;
+      o["reason"] = "ok";
+      o["quality"] = j.value("quality", json());
+      o["template_id"] = j.value("face", json::object()).value("id", json());
+      o["duplicate_of"] = j.value("duplicate_of", json());
+    } else if (r->status == 422 || (r->status == 409 && Str(j, "error", "") == "duplicate_face") ||
+               r->status == 400 || r->status == 413 || r->status == 415) {
+      o["reason"] = Str(j, "error", std::to_string(r->status));
+      o["message"] = Str(j, "message", "");
+      o["quality"] = j.value("quality", json());
+      if (j.contains("faces")) o["faces"] = j["faces"];
+      if (j.contains("other_user")) {
+        o["other_user"] = j["other_user"];
+        ++duplicates;
+      }
+    } else {
+      return ctl::FailResponse(c.prog, *r);  // 401, 403, 404, 503, ...: nothing more to try
+    }
+    images.push_back(std::move(o));
   }
-  out.accepted = true;
-  out.template_id = *id;
-  return out;
+  auto faces = c.Get(path + "/faces");
+  const int64_t total =
+      faces ? static_cast<int64_t>(faces->value("items", json::array()).size()) : -1;
+  const int refused = static_cast<int>(images.size()) - accepted;
+  if (c.args.json) {
+    PrintJson({{"user", user},
+               {"model_version", face::kModelVersion},
+               {"source", "admin"},
+               {"images", images},
+               {"accepted", accepted},
+               {"refused", refused},
+               {"templates_of_user", total}});
+  } else {
+    for (const auto& o : images) {
+      const std::string q = QualityText(o["quality"]);
+      if (o["accepted"].get<bool>()) {
+        std::printf("%s: accepted, template %lld (%s)%s%s\n", Str(o, "image").c_str(),
+                    static_cast<long long>(o.value("template_id", int64_t{0})), q.c_str(),
+                    o["duplicate_of"].is_string() ? "; flagged: the face of user " : "",
+                    Str(o, "duplicate_of", "").c_str());
+      } else {
+        const std::string msg = Str(o, "message", "");
+        std::printf("%s: refused: %s%s%s%s%s\n", Str(o, "image").c_str(), Str(o, "reason").c_str(),
+                    msg.empty() ? "" : ": ", msg.c_str(), q.empty() ? "" : "; ", q.c_str());
+      }
+    }
+    std::printf("user %s: %d of %zu image(s) enrolled; %lld face template(s) in all\n",
+                user.c_str(), accepted, images.size(), static_cast<long long>(total));
+  }
+  if (accepted == 0) {
+    std::fprintf(stderr, "%s: no image was enrolled for user %s\n", c.prog.c_str(), user.c_str());
+    return duplicates > 0 ? ctl::kConflict : kFailure;
+  }
+  return kOk;
+}
+
+int List(int argc, char** argv) {
+  ApiCommand c;
+  int rc =
+      c.Parse(argc, argv, "facegatectl face list", kListHelp, {}, {}, 1, 1, "no external id given");
+  if (rc == kOk) rc = c.Connect();
+  if (rc != kOk) return ApiCommand::Done(rc);
+  const std::string& user = c.args.positional[0];
+  auto faces = c.GetAll("/api/v1/users/" + UrlEncode(user) + "/faces");
+  if (!faces) return c.rc;
+  for (auto& t : *faces) t["current_model"] = Str(t, "model_version") == face::kModelVersion;
+  if (c.args.json) {
+    PrintJson({{"user", user}, {"faces", *faces}});
+    return kOk;
+  }
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& t : *faces) {
+    rows.push_back(
+        {std::to_string(t.value("id", int64_t{0})), Str(t, "source"),
+         Str(t, "model_version") + (t["current_model"].get<bool>() ? "" : " (re-enroll)"),
+         std::to_string(t.value("key_id", int64_t{0})), Str(t, "created_at"),
+         QualityText(t.value("quality", json()))});
+  }
+  ctl::PrintTable({"ID", "SOURCE", "MODEL", "KEY", "CREATED", "QUALITY"}, rows);
+  return kOk;
+}
+
+int Delete(int argc, char** argv) {
+  ApiCommand c;
+  int rc = c.Parse(argc, argv, "facegatectl face delete", kDeleteHelp, {"--yes"}, {}, 1, 1,
+                   "no template id given");
+  if (rc != kOk) return ApiCommand::Done(rc);
+  auto id = ctl::ParseInt(c.args.positional[0], 1, INT64_MAX);
+  if (!id) {
+    return ctl::UsageError(
+        c.prog, "expected a template id (a positive number), got " + Quoted(c.args.positional[0]),
+        c.help);
+  }
+  if (int r =
+          ctl::Confirm(c.prog, "delete face template " + std::to_string(*id), c.args.Has("--yes"));
+      r != kOk) {
+    return r;
+  }
+  if (int r = c.Connect(); r != kOk) return r;
+  auto r = c.Call("DELETE", "/api/v1/faces/" + std::to_string(*id));
+  if (!r) return c.rc;
+  if (c.args.json) {
+    PrintJson(r->json);
+  } else {
+    std::printf("face template %lld of user %s deleted\n", static_cast<long long>(*id),
+                Str(r->json, "user").c_str());
+  }
+  return kOk;
 }
 
 }  // namespace
 
-// argv[0] is the first argument after "face enroll".
+// argv[0] is the subcommand: "enroll", "list" or "delete".
 int RunFaceEnrollCommand(int argc, char** argv) {
-  const std::string prog = "facegatectl face enroll";
-  Args args;
-  int rc = ctl::ParseArgs(argc, argv, prog, kEnrollHelp, {}, {"--source", "--models"}, &args);
-  if (rc == kHelpShown) return kOk;
-  if (rc != kOk) return rc;
-  if (!ctl::ExpectPositional(args, 2, SIZE_MAX, prog, "expected EXTERNAL_ID and an image",
-                             kEnrollHelp)) {
-    return kUsage;
-  }
-  store::TemplateSource source = store::TemplateSource::kAdmin;
-  if (auto v = args.Value("--source")) {
-    if (*v == "import") {
-      source = store::TemplateSource::kImport;
-    } else if (*v != "admin") {
-      // Self-enrollment ("enrollment") needs the person's recorded consent: not from here.
-      return ctl::UsageError(prog, "--source: expected admin or import, got '" + *v + "'",
-                             kEnrollHelp);
-    }
-  }
-  auto session = ctl::OpenStoreSession(args.config);
-  if (!session.ok()) return ctl::Fail(prog, session.status());
-  store::Store& s = *session->store;
-  // The user first: loading the models takes a second, a typo should not.
-  auto user = s.FindUserByExternalId(args.positional[0]);
-  if (!user.ok()) return ctl::Fail(prog, user.status());
-  if (!user->active || user->banned) {
-    std::fprintf(stderr, "%s: warning: user %s is %s: enrolled faces are refused at the doors\n",
-                 prog.c_str(), user->external_id.c_str(), user->banned ? "banned" : "inactive");
-  }
-
-  face::FaceOptions fo = session->options.face;
-  if (auto m = args.Value("--models")) {
-    fo.models_dir = *m;
-    fo.recognition_manifest.clear();
-    fo.landmarks_model.clear();
-  }
-  // One image at a time, and an operator waits: no queue deadline to miss.
-  fo.workers = 1;
-  fo.queue_timeout_ms = 600000;
-  auto engine = face::FaceEngine::Open(fo);
-  if (!engine.ok()) return ctl::Fail(prog, engine.status());
-
-  std::vector<ImageOutcome> outcomes;
-  int accepted = 0;
-  for (size_t i = 1; i < args.positional.size(); ++i) {
-    outcomes.push_back(EnrollImage(**engine, s, user->id, source, args.positional[i]));
-    if (outcomes.back().accepted) ++accepted;
-  }
-  auto templates = s.ListTemplatesOfUser(user->id);
-  const int64_t total = templates.ok() ? static_cast<int64_t>(templates->size()) : -1;
-
-  if (args.json) {
-    json images = json::array();
-    for (const auto& o : outcomes) images.push_back(OutcomeJson(o));
-    json out = {{"user", user->external_id},
-                {"model_version", face::kModelVersion},
-                {"source", store::TemplateSourceName(source)},
-                {"images", images},
-                {"accepted", accepted},
-                {"refused", static_cast<int>(outcomes.size()) - accepted},
-                {"templates_of_user", total}};
-    std::printf("%s\n", out.dump(2).c_str());
-  } else {
-    for (const auto& o : outcomes) {
-      if (o.accepted) {
-        std::printf("%s: accepted, template %lld (%s)\n", o.image.c_str(),
-                    static_cast<long long>(*o.template_id),
-                    o.quality ? QualityText(*o.quality).c_str() : "");
-      } else {
-        std::printf("%s: refused: %s%s%s%s%s\n", o.image.c_str(), o.reason.c_str(),
-                    o.message.empty() ? "" : ": ", o.message.c_str(), o.quality ? "; " : "",
-                    o.quality ? QualityText(*o.quality).c_str() : "");
-      }
-    }
-    std::printf("user %s: %d of %zu image(s) enrolled; %lld face template(s) in all\n",
-                user->external_id.c_str(), accepted, outcomes.size(),
-                static_cast<long long>(total));
-  }
-  if (accepted == 0) {
-    std::fprintf(stderr, "%s: no image was enrolled for user %s\n", prog.c_str(),
-                 user->external_id.c_str());
-    return kFailure;
-  }
-  return kOk;
+  const std::string cmd = argc > 0 ? argv[0] : "";
+  if (cmd == "enroll") return Enroll(argc - 1, argv + 1);
+  if (cmd == "list") return List(argc - 1, argv + 1);
+  if (cmd == "delete") return Delete(argc - 1, argv + 1);
+  return ctl::UsageError("facegatectl face", "unknown command " + Quoted(cmd));
 }
 
 }  // namespace facegate::app

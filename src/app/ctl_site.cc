@@ -1,14 +1,15 @@
-// `facegatectl user|door|group|schedule|holiday|right ...`: a site set up by hand, on the
-// daemon's host, as the daemon's user, by writing the store directly. These are the minimal
-// local commands the terminals issue asks for until the admin API exists; they then move
-// behind it. facegated notices what they write by itself (SQLite's data version for the
-// access model, the template change log for faces), so it keeps running meanwhile.
+// `facegatectl user|door|group|schedule|holiday|right ...`: the site's records, through the
+// admin API of a running facegated (docs/admin-api.md), from any host that can reach its admin
+// listener with a token (ctl_client.h: --url, --token-file, --ca, FACEGATE_*).
 //
 // Records are named by their external ids (the access-control system's ids, or ones the
 // admin chooses); the store's internal ids are shown but never needed, except for rights,
-// which have no external id. Output: text, or one JSON document with --json.
+// which have no external id. Output: text, or one JSON document with --json. Exit codes:
+// ctl_common.h (0 ok, 1 failure, 2 usage, 3 unreachable, 4 token refused, 5 not found,
+// 6 conflict).
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -16,117 +17,148 @@
 #include <string_view>
 #include <vector>
 
+#include "ctl_api_command.h"
 #include "ctl_common.h"
 #include "facegate/core/time_format.h"
 #include "facegate/face/matching.h"
-#include "facegate/store/store.h"
+#include "facegate/store/records.h"
 
 namespace facegate::app {
 namespace {
 
+using ctl::ApiCommand;
 using ctl::Args;
 using ctl::kFailure;
 using ctl::kHelpShown;
 using ctl::kOk;
 using ctl::kUsage;
+using ctl::PrintJson;
+using ctl::Quoted;
+using ctl::Str;
+using ctl::UrlEncode;
 using json = nlohmann::json;
 using store::WallTime;
 
 // ---------------------------------------------------------------- help texts
 
-// The options every command here takes, spliced into the help texts.
-#define FG_COMMON_OPTIONS                                                                  \
-  "  --config FILE   facegated configuration file (default /etc/facegate/facegate.json)\n" \
-  "  --json          one JSON document on stdout\n"                                        \
-  "  -h, --help      show this help\n"
+#define FG_CONN "[--json] [--url URL] [--token-file FILE] [--ca FILE]"
 
 constexpr const char* kUserHelp =
-    "Usage: facegatectl user COMMAND [ARGS] [--config FILE] [--json]\n"
+    "Usage: facegatectl user COMMAND [ARGS] " FG_CONN
     "\n"
-    "The people Facegate knows, on this host's store (run as the daemon's user).\n"
+    "\n"
+    "The people Facegate knows, through the admin API of a running facegated.\n"
     "\n"
     "Commands:\n"
     "  add EXTERNAL_ID      add a user\n"
     "  update EXTERNAL_ID   change a user's names, validity or state\n"
-    "  list                 every user, with the number of face templates\n"
+    "  list                 every user\n"
     "  show EXTERNAL_ID     one user: groups, rights, face templates (metadata only)\n"
     "  erase EXTERNAL_ID    GDPR erasure: the user and every face template of theirs\n"
+    "  export EXTERNAL_ID   GDPR subject access: everything stored about the user, as JSON\n"
     "\n"
     "Run 'facegatectl user COMMAND --help' for a command's options.\n";
 
 constexpr const char* kUserAddHelp =
     "Usage: facegatectl user add EXTERNAL_ID [--first-name N] [--last-name N]\n"
     "                            [--valid-from T] [--valid-until T] [--inactive] [--banned]\n"
-    "                            [--config FILE] [--json]\n"
+    "                            " FG_CONN
     "\n"
-    "Adds a user (source: local). Enroll their face with 'facegatectl face enroll' and give\n"
-    "them rights with 'facegatectl right add' or a group ('facegatectl group member add').\n"
+    "\n"
+    "Adds a user (source: local): POST /api/v1/users. Enroll their face with 'facegatectl\n"
+    "face enroll' and give them rights with 'facegatectl right add' or a group ('facegatectl\n"
+    "group member add'). Needs an operator token.\n"
     "\n"
     "Options:\n"
     "  --first-name N, --last-name N\n"
     "  --valid-from T, --valid-until T\n"
-    "                  RFC 3339 times (2026-12-01T08:00:00Z, or with an offset such as\n"
-    "                  +01:00); without them the user is valid since ever, for ever\n"
-    "  --inactive      the user exists but is refused at every door\n"
-    "  --banned        refused at every door (reason user_banned)\n" FG_COMMON_OPTIONS
+    "                    RFC 3339 times (2026-12-01T08:00:00Z, or with an offset such as\n"
+    "                    +01:00); without them the user is valid since ever, for ever\n"
+    "  --inactive        the user exists but is refused at every door\n"
+    "  --banned          refused at every door (reason user_banned)\n" FG_API_OPTIONS
     "\n"
-    "Exit status: 0 added, 1 the user exists or the store failed, 2 usage error.\n";
+    "Exit status: 0 added, 1 refused or failed, 2 usage error, " FG_API_EXIT "6 the user exists.\n";
 
 constexpr const char* kUserUpdateHelp =
     "Usage: facegatectl user update EXTERNAL_ID [--first-name N] [--last-name N]\n"
     "                               [--valid-from T|none] [--valid-until T|none]\n"
-    "                               [--active|--inactive] [--banned|--unbanned]\n"
-    "                               [--config FILE] [--json]\n"
+    "                               [--active|--inactive] [--banned|--unbanned] " FG_CONN
     "\n"
-    "Changes what is given and keeps the rest. 'none' clears a validity bound. Users owned\n"
-    "by the access-control system's sync (source ship) are changed there, not here.\n"
+    "\n"
+    "Changes what is given and keeps the rest (PATCH /api/v1/users/ID). 'none' clears a\n"
+    "validity bound. Users owned by the access-control system's sync (source ship) are\n"
+    "changed there, not here (409 read_only).\n"
     "\n"
     "Options:\n"
     "  --first-name N, --last-name N\n"
     "  --valid-from T|none, --valid-until T|none   RFC 3339 times\n"
     "  --active, --inactive\n"
-    "  --banned, --unbanned\n" FG_COMMON_OPTIONS
+    "  --banned, --unbanned\n" FG_API_OPTIONS
     "\n"
-    "Exit status: 0 updated, 1 no such user (or owned by the sync), 2 usage error.\n";
+    "Exit status: 0 updated, 1 refused (e.g. never valid with the stored bounds), 2 usage\n"
+    "error, " FG_API_EXIT "5 no such user, 6 owned by the sync.\n";
 
 constexpr const char* kUserListHelp =
-    "Usage: facegatectl user list [--config FILE] [--json]\n"
+    "Usage: facegatectl user list [--query TEXT] [--source local|ship] " FG_CONN
     "\n"
-    "Every user: external id, name, state, validity, number of face templates, source.\n"
     "\n"
-    "Options:\n" FG_COMMON_OPTIONS
+    "Every user: id, external id, name, state, validity, source ('user show' gives the\n"
+    "number of face templates).\n"
     "\n"
-    "Exit status: 0 listed, 1 the store could not be read, 2 usage error.\n";
+    "Options:\n"
+    "  --query TEXT      only users whose external id or name contains TEXT\n"
+    "  --source S        only users of this source\n" FG_API_OPTIONS
+    "\n"
+    "Exit status: 0 listed, 1 failed, 2 usage error, " FG_API_EXIT_LAST;
 
 constexpr const char* kUserShowHelp =
-    "Usage: facegatectl user show EXTERNAL_ID [--config FILE] [--json]\n"
+    "Usage: facegatectl user show EXTERNAL_ID " FG_CONN
+    "\n"
     "\n"
     "One user: names, state, validity, groups, direct rights, and the metadata of their face\n"
     "templates (id, source, model version, key, quality values, creation time). Template\n"
     "values are never shown.\n"
     "\n"
-    "Options:\n" FG_COMMON_OPTIONS
+    "Options:\n" FG_API_OPTIONS
     "\n"
-    "Exit status: 0 shown, 1 no such user, 2 usage error.\n";
+    "Exit status: 0 shown, 1 failed, 2 usage error, " FG_API_EXIT "5 no such user.\n";
 
 constexpr const char* kUserEraseHelp =
-    "Usage: facegatectl user erase EXTERNAL_ID [--yes] [--config FILE] [--json]\n"
+    "Usage: facegatectl user erase EXTERNAL_ID [--yes] " FG_CONN
     "\n"
-    "The GDPR erasure: deletes the user, their memberships and rights and every face\n"
-    "template of theirs in one transaction, then checkpoints the database's WAL so that no\n"
-    "erased byte remains in its files (secure_delete zeroes the freed pages). Access events\n"
-    "keep the external id until their retention period ends. Backups made before still hold\n"
-    "the user: they expire with the backups' own retention.\n"
+    "\n"
+    "The GDPR erasure (DELETE /api/v1/users/ID): the daemon deletes the user, their\n"
+    "memberships and rights and every face template of theirs in one transaction, removes\n"
+    "them from the in-memory index, then checkpoints the database's WAL so that no erased\n"
+    "byte remains in its files (secure_delete zeroes the freed pages). Access events keep the\n"
+    "external id until their retention period ends. Backups made before still hold the user:\n"
+    "they expire with the backups' own retention. Users synced from Salto Space are erased\n"
+    "there. Needs an operator token; audited.\n"
     "\n"
     "Options:\n"
-    "  --yes           proceed without asking (required when stdin is not a "
-    "terminal)\n" FG_COMMON_OPTIONS
+    "  --yes             proceed without asking (required when stdin is not a "
+    "terminal)\n" FG_API_OPTIONS
     "\n"
-    "Exit status: 0 erased, 1 no such user or the store failed, 2 usage error or --yes\n"
-    "missing.\n";
+    "Exit status: 0 erased, 1 failed, 2 usage error or --yes missing, " FG_API_EXIT
+    "5 no such\nuser, 6 owned by the sync.\n";
+
+constexpr const char* kUserExportHelp =
+    "Usage: facegatectl user export EXTERNAL_ID [--output FILE] " FG_CONN
+    "\n"
+    "\n"
+    "The GDPR subject access (GET /api/v1/users/ID/export): the user's record, groups,\n"
+    "rights (direct and through groups) and access events, and their face templates as a\n"
+    "count with dates and sources (never their values). Always JSON. Needs an operator\n"
+    "token; audited.\n"
+    "\n"
+    "Options:\n"
+    "  --output FILE     write the document to FILE (mode 0600) instead of stdout\n" FG_API_OPTIONS
+    "\n"
+    "Exit status: 0 exported, 1 failed, 2 usage error, " FG_API_EXIT "5 no such user.\n";
 
 constexpr const char* kDoorHelp =
-    "Usage: facegatectl door COMMAND [ARGS] [--config FILE] [--json]\n"
+    "Usage: facegatectl door COMMAND [ARGS] " FG_CONN
+    "\n"
     "\n"
     "Commands:\n"
     "  add EXTERNAL_ID   add a door, with its face policy\n"
@@ -136,10 +168,12 @@ constexpr const char* kDoorHelp =
 
 constexpr const char* kDoorAddHelp =
     "Usage: facegatectl door add EXTERNAL_ID [--name N] [--security-level LEVEL]\n"
-    "                            [--require-pad] [--pad-min-score X] [--config FILE] [--json]\n"
+    "                            [--require-pad] [--pad-min-score X] " FG_CONN
     "\n"
-    "Adds a door. EXTERNAL_ID is the access-control system's door id (Salto's ExtDoorID),\n"
-    "which facegated opens on a grant. The policy options are stored in the door's settings.\n"
+    "\n"
+    "Adds a door (POST /api/v1/doors; an admin token). EXTERNAL_ID is the access-control\n"
+    "system's door id (Salto's ExtDoorID), which facegated opens on a grant. The policy\n"
+    "options are stored in the door's settings.\n"
     "\n"
     "Options:\n"
     "  --name N              a name for people\n"
@@ -147,21 +181,23 @@ constexpr const char* kDoorAddHelp =
     "                        (default: the config's face.matching.security_level)\n"
     "  --require-pad         deny (presentation_attack) captures whose terminal sends no\n"
     "                        presentation-attack score, or a score below --pad-min-score\n"
-    "  --pad-min-score X     the lowest PAD score accepted, 0..1 (default 0.5)\n" FG_COMMON_OPTIONS
+    "  --pad-min-score X     the lowest PAD score accepted, 0..1 (default 0.5)\n" FG_API_OPTIONS
     "\n"
-    "Exit status: 0 added, 1 the door exists or the store failed, 2 usage error.\n";
+    "Exit status: 0 added, 1 refused or failed, 2 usage error, " FG_API_EXIT "6 the door exists.\n";
 
 constexpr const char* kDoorListHelp =
-    "Usage: facegatectl door list [--config FILE] [--json]\n"
+    "Usage: facegatectl door list " FG_CONN
     "\n"
-    "Every door: external id, name, security level, PAD policy, source.\n"
     "\n"
-    "Options:\n" FG_COMMON_OPTIONS
+    "Every door: id, external id, name, security level, PAD policy, source.\n"
     "\n"
-    "Exit status: 0 listed, 1 the store could not be read, 2 usage error.\n";
+    "Options:\n" FG_API_OPTIONS
+    "\n"
+    "Exit status: 0 listed, 1 failed, 2 usage error, " FG_API_EXIT_LAST;
 
 constexpr const char* kGroupHelp =
-    "Usage: facegatectl group COMMAND [ARGS] [--config FILE] [--json]\n"
+    "Usage: facegatectl group COMMAND [ARGS] " FG_CONN
+    "\n"
     "\n"
     "Access groups: rights given to a group apply to each of its members.\n"
     "\n"
@@ -175,38 +211,45 @@ constexpr const char* kGroupHelp =
     "GROUP and USER are external ids. Run 'facegatectl group COMMAND --help' for options.\n";
 
 constexpr const char* kGroupAddHelp =
-    "Usage: facegatectl group add EXTERNAL_ID [--name N] [--config FILE] [--json]\n"
+    "Usage: facegatectl group add EXTERNAL_ID [--name N] " FG_CONN
     "\n"
-    "Adds an access group.\n"
+    "\n"
+    "Adds an access group (POST /api/v1/groups; an admin token).\n"
     "\n"
     "Options:\n"
-    "  --name N        a name for people\n" FG_COMMON_OPTIONS
+    "  --name N          a name for people\n" FG_API_OPTIONS
     "\n"
-    "Exit status: 0 added, 1 the group exists or the store failed, 2 usage error.\n";
+    "Exit status: 0 added, 1 refused or failed, 2 usage error, " FG_API_EXIT
+    "6 the group exists.\n";
 
 constexpr const char* kGroupListHelp =
-    "Usage: facegatectl group list [--config FILE] [--json]\n"
+    "Usage: facegatectl group list " FG_CONN
     "\n"
-    "Every group: external id, name, number of members, source.\n"
     "\n"
-    "Options:\n" FG_COMMON_OPTIONS
+    "Every group: id, external id, name, number of members, source.\n"
     "\n"
-    "Exit status: 0 listed, 1 the store could not be read, 2 usage error.\n";
+    "Options:\n" FG_API_OPTIONS
+    "\n"
+    "Exit status: 0 listed, 1 failed, 2 usage error, " FG_API_EXIT_LAST;
 
 constexpr const char* kGroupMemberHelp =
-    "Usage: facegatectl group member add GROUP USER [--config FILE] [--json]\n"
-    "       facegatectl group member remove GROUP USER [--config FILE] [--json]\n"
-    "       facegatectl group member list GROUP [--config FILE] [--json]\n"
+    "Usage: facegatectl group member add GROUP USER " FG_CONN
     "\n"
-    "Adds a user to a group, removes them from it, or lists its members (external ids).\n"
+    "       facegatectl group member remove GROUP USER " FG_CONN
     "\n"
-    "Options:\n" FG_COMMON_OPTIONS
+    "       facegatectl group member list GROUP " FG_CONN
     "\n"
-    "Exit status: 0 done, 1 no such group or user, already a member (add) or not a member\n"
-    "(remove), 2 usage error.\n";
+    "\n"
+    "Adds a user to a group, removes them from it (an admin token), or lists its members.\n"
+    "\n"
+    "Options:\n" FG_API_OPTIONS
+    "\n"
+    "Exit status: 0 done, 1 failed, 2 usage error, " FG_API_EXIT
+    "5 no such group or user, or\nnot a member (remove), 6 already a member (add).\n";
 
 constexpr const char* kScheduleHelp =
-    "Usage: facegatectl schedule COMMAND [ARGS] [--config FILE] [--json]\n"
+    "Usage: facegatectl schedule COMMAND [ARGS] " FG_CONN
+    "\n"
     "\n"
     "Weekly schedules (time zones) that rights can be limited to, in the site's local time.\n"
     "\n"
@@ -218,34 +261,39 @@ constexpr const char* kScheduleHelp =
 
 constexpr const char* kScheduleAddHelp =
     "Usage: facegatectl schedule add EXTERNAL_ID --range DAY:HH:MM-HH:MM [--range ...]\n"
-    "                                [--name N] [--calendar C] [--config FILE] [--json]\n"
+    "                                [--name N] [--calendar C] " FG_CONN
     "\n"
-    "Adds a schedule with its ranges. DAY is mon, tue, wed, thu, fri, sat or sun (or 1..7,\n"
-    "ISO weekdays), holiday (8), special1 (9) or special2 (10); a span such as mon-fri or a\n"
-    "list such as sat,sun gives the range to each of those days. A range starts at its first\n"
-    "minute and ends before its last (24:00 = until midnight) and never crosses midnight:\n"
-    "22:00-06:00 is written as two ranges, e.g. mon:22:00-24:00 and tue:00:00-06:00. On a\n"
-    "date of the schedule's holiday calendar the ranges of that holiday's day type apply\n"
-    "instead of the weekday's (none: closed that day).\n"
+    "\n"
+    "Adds a schedule with its ranges (POST /api/v1/schedules; an admin token). DAY is mon,\n"
+    "tue, wed, thu, fri, sat or sun (or 1..7, ISO weekdays), holiday (8), special1 (9) or\n"
+    "special2 (10); a span such as mon-fri or a list such as sat,sun gives the range to each\n"
+    "of those days. A range starts at its first minute and ends before its last (24:00 =\n"
+    "until midnight) and never crosses midnight: 22:00-06:00 is written as two ranges, e.g.\n"
+    "mon:22:00-24:00 and tue:00:00-06:00. On a date of the schedule's holiday calendar the\n"
+    "ranges of that holiday's day type apply instead of the weekday's (none: closed that\n"
+    "day).\n"
     "\n"
     "Options:\n"
-    "  --range R       a range (repeat for more)\n"
-    "  --name N        a name for people\n"
-    "  --calendar C    the holiday calendar (default \"default\")\n" FG_COMMON_OPTIONS
+    "  --range R         a range (repeat for more)\n"
+    "  --name N          a name for people\n"
+    "  --calendar C      the holiday calendar (default \"default\")\n" FG_API_OPTIONS
     "\n"
-    "Exit status: 0 added, 1 the schedule exists or the store refused it, 2 usage error.\n";
+    "Exit status: 0 added, 1 refused or failed, 2 usage error, " FG_API_EXIT
+    "6 the schedule\nexists.\n";
 
 constexpr const char* kScheduleListHelp =
-    "Usage: facegatectl schedule list [--config FILE] [--json]\n"
+    "Usage: facegatectl schedule list " FG_CONN
     "\n"
-    "Every schedule: external id, name, calendar, ranges (in --range syntax), source.\n"
     "\n"
-    "Options:\n" FG_COMMON_OPTIONS
+    "Every schedule: id, external id, name, calendar, ranges (in --range syntax), source.\n"
     "\n"
-    "Exit status: 0 listed, 1 the store could not be read, 2 usage error.\n";
+    "Options:\n" FG_API_OPTIONS
+    "\n"
+    "Exit status: 0 listed, 1 failed, 2 usage error, " FG_API_EXIT_LAST;
 
 constexpr const char* kHolidayHelp =
-    "Usage: facegatectl holiday COMMAND [ARGS] [--config FILE] [--json]\n"
+    "Usage: facegatectl holiday COMMAND [ARGS] " FG_CONN
+    "\n"
     "\n"
     "Commands:\n"
     "  add CALENDAR YYYY-MM-DD   a date on which that calendar's schedules use a holiday day\n"
@@ -255,28 +303,34 @@ constexpr const char* kHolidayHelp =
 
 constexpr const char* kHolidayAddHelp =
     "Usage: facegatectl holiday add CALENDAR YYYY-MM-DD [--day-type 8|9|10] [--name N]\n"
-    "                               [--config FILE] [--json]\n"
+    "                               " FG_CONN
+    "\n"
     "\n"
     "On that local date, schedules of CALENDAR use their ranges of the day type (8 holiday,\n"
-    "9 special day 1, 10 special day 2) instead of the weekday's, for the whole day.\n"
+    "9 special day 1, 10 special day 2) instead of the weekday's, for the whole day\n"
+    "(POST /api/v1/holidays; an admin token).\n"
     "\n"
     "Options:\n"
-    "  --day-type T    8 (default), 9 or 10\n"
-    "  --name N        e.g. \"New Year\"\n" FG_COMMON_OPTIONS
+    "  --day-type T      8 (default), 9 or 10\n"
+    "  --name N          e.g. \"New Year\"\n" FG_API_OPTIONS
     "\n"
-    "Exit status: 0 added, 1 the calendar has a holiday on that date already, 2 usage error.\n";
+    "Exit status: 0 added, 1 refused or failed, 2 usage error, " FG_API_EXIT
+    "6 the calendar\nhas a holiday on that date already.\n";
 
 constexpr const char* kHolidayListHelp =
-    "Usage: facegatectl holiday list [--config FILE] [--json]\n"
+    "Usage: facegatectl holiday list [--calendar C] " FG_CONN
+    "\n"
     "\n"
     "Every holiday: calendar, date, day type, name, source.\n"
     "\n"
-    "Options:\n" FG_COMMON_OPTIONS
+    "Options:\n"
+    "  --calendar C      only this calendar's\n" FG_API_OPTIONS
     "\n"
-    "Exit status: 0 listed, 1 the store could not be read, 2 usage error.\n";
+    "Exit status: 0 listed, 1 failed, 2 usage error, " FG_API_EXIT_LAST;
 
 constexpr const char* kRightHelp =
-    "Usage: facegatectl right COMMAND [ARGS] [--config FILE] [--json]\n"
+    "Usage: facegatectl right COMMAND [ARGS] " FG_CONN
+    "\n"
     "\n"
     "Access rights: a user or a group may pass a door, at any time or within a schedule.\n"
     "\n"
@@ -289,479 +343,344 @@ constexpr const char* kRightHelp =
 
 constexpr const char* kRightAddHelp =
     "Usage: facegatectl right add (--user EXT | --group EXT) --door EXT [--schedule EXT]\n"
-    "                             [--config FILE] [--json]\n"
+    "                             " FG_CONN
     "\n"
-    "Gives one user or one group a right to a door, at any time or within a schedule. A\n"
-    "holder has at most one right per door. Prints the right's id (for 'right remove').\n"
+    "\n"
+    "Gives one user or one group a right to a door, at any time or within a schedule (POST\n"
+    "/api/v1/rights; an admin token). A holder has at most one right per door. Prints the\n"
+    "right's id (for 'right remove').\n"
     "\n"
     "Options:\n"
-    "  --user EXT       the user's external id\n"
-    "  --group EXT      the group's external id (instead of --user)\n"
-    "  --door EXT       the door's external id\n"
-    "  --schedule EXT   the schedule's external id (default: at any time)\n" FG_COMMON_OPTIONS
+    "  --user EXT        the user's external id\n"
+    "  --group EXT       the group's external id (instead of --user)\n"
+    "  --door EXT        the door's external id\n"
+    "  --schedule EXT    the schedule's external id (default: at any time)\n" FG_API_OPTIONS
     "\n"
-    "Exit status: 0 added, 1 an unknown user, group, door or schedule, or the holder has a\n"
-    "right to that door already, 2 usage error.\n";
+    "Exit status: 0 added, 1 an unknown user, group, door or schedule, or another refusal,\n"
+    "2 usage error, " FG_API_EXIT "6 the holder has a right to that door\nalready.\n";
 
 constexpr const char* kRightListHelp =
-    "Usage: facegatectl right list [--user EXT] [--group EXT] [--door EXT] [--config FILE]\n"
-    "                              [--json]\n"
+    "Usage: facegatectl right list [--user EXT] [--group EXT] [--door EXT] " FG_CONN
+    "\n"
     "\n"
     "Rights, with their ids. With --user: the user's own rights and those of their groups\n"
     "(marked 'via'), i.e. every door the user may pass.\n"
     "\n"
     "Options:\n"
     "  --user EXT, --group EXT, --door EXT   only these rights (all given must "
-    "match)\n" FG_COMMON_OPTIONS
+    "match)\n" FG_API_OPTIONS
     "\n"
-    "Exit status: 0 listed, 1 an unknown user, group or door, 2 usage error.\n";
+    "Exit status: 0 listed, 1 failed, 2 usage error, " FG_API_EXIT
+    "5 an unknown user, group\nor door.\n";
 
 constexpr const char* kRightRemoveHelp =
-    "Usage: facegatectl right remove ID [--config FILE] [--json]\n"
+    "Usage: facegatectl right remove ID " FG_CONN
     "\n"
-    "Takes the right with this id away (ids from 'facegatectl right list').\n"
     "\n"
-    "Options:\n" FG_COMMON_OPTIONS
+    "Takes the right with this id away (ids from 'facegatectl right list'; an admin token).\n"
     "\n"
-    "Exit status: 0 removed, 1 no such right, 2 usage error.\n";
+    "Options:\n" FG_API_OPTIONS
+    "\n"
+    "Exit status: 0 removed, 1 failed, 2 usage error, " FG_API_EXIT "5 no such right.\n";
 
 // ---------------------------------------------------------------- shared pieces
 
-// One command's context: its name for messages and its parsed arguments.
-struct Command {
-  std::string prog;
-  Args args;
-};
-
-// Parses argv for `prog`; returns kOk to go on, else the exit code (help: 0).
-int Parse(int argc, char** argv, std::string prog, const char* help,
+// Parses and connects; kOk to go on, else the exit code.
+int Start(ApiCommand* c, int argc, char** argv, std::string prog, const char* help,
           std::initializer_list<std::string_view> flags,
           std::initializer_list<std::string_view> valued, size_t min_positional,
-          size_t max_positional, std::string_view missing, Command* out) {
-  out->prog = std::move(prog);
-  int rc = ctl::ParseArgs(argc, argv, out->prog, help, flags, valued, &out->args);
-  if (rc == kHelpShown) return kHelpShown;
+          size_t max_positional, std::string_view missing, bool connect = true) {
+  int rc = c->Parse(argc, argv, std::move(prog), help, flags, valued, min_positional,
+                    max_positional, missing);
   if (rc != kOk) return rc;
-  if (!ctl::ExpectPositional(out->args, min_positional, max_positional, out->prog, missing, help)) {
-    return kUsage;
-  }
-  return kOk;
+  return connect ? c->Connect() : kOk;
 }
 
-int Done(int rc) { return rc == kHelpShown ? kOk : rc; }
+int Done(int rc) { return ApiCommand::Done(rc); }
 
-void PrintJson(const json& j) { std::printf("%s\n", j.dump(2).c_str()); }
-
-json TimeJson(const std::optional<WallTime>& t) {
-  return t ? json(FormatRfc3339(*t)) : json(nullptr);
+std::string Path(std::string_view collection, std::string_view id) {
+  return "/api/v1/" + std::string(collection) + "/" + UrlEncode(id);
 }
 
-std::string Quoted(std::string_view s) { return "'" + std::string(s) + "'"; }
-
-Result<store::AccessGroup> FindGroup(store::Store& s, std::string_view external_id) {
-  auto g = s.FindAccessGroupByExternalId(external_id);
-  if (!g.ok()) return g.status();
-  if (!*g) {
-    return Status::NotFound("no group with external id " + Quoted(external_id) +
-                            " (facegatectl group list shows the groups)");
-  }
-  return std::move(**g);
-}
-
-Result<store::Schedule> FindSchedule(store::Store& s, std::string_view external_id) {
-  auto all = s.ListSchedules();
-  if (!all.ok()) return all.status();
-  for (auto& sc : *all) {
-    if (sc.external_id == external_id) return std::move(sc);
-  }
-  return Status::NotFound("no schedule with external id " + Quoted(external_id) +
-                          " (facegatectl schedule list shows the schedules)");
+std::optional<WallTime> TimeOf(const json& j, const char* key) {
+  if (!j.is_object() || !j.contains(key) || !j[key].is_string()) return std::nullopt;
+  return ParseRfc3339(j[key].get<std::string>());
 }
 
 // ---------------------------------------------------------------- users
 
-std::string UserState(const store::User& u) {
-  if (u.banned) return u.active ? "banned" : "inactive,banned";
-  return u.active ? "active" : "inactive";
+std::string UserState(const json& u) {
+  const bool active = u.value("active", true), banned = u.value("banned", false);
+  if (banned) return active ? "banned" : "inactive,banned";
+  return active ? "active" : "inactive";
 }
 
-json UserJson(const store::User& u) {
-  return {{"id", u.id},
-          {"external_id", u.external_id},
-          {"first_name", u.first_name},
-          {"last_name", u.last_name},
-          {"active", u.active},
-          {"banned", u.banned},
-          {"valid_from", TimeJson(u.valid_from)},
-          {"valid_until", TimeJson(u.valid_until)},
-          {"source", store::RecordSourceName(u.source)},
-          {"created_at", FormatRfc3339(u.created_at)},
-          {"updated_at", FormatRfc3339(u.updated_at)}};
-}
-
-std::string FullName(const store::User& u) {
-  std::string n = u.first_name;
-  if (!u.last_name.empty()) n += (n.empty() ? "" : " ") + u.last_name;
+std::string FullName(const json& u) {
+  std::string n = Str(u, "first_name", "");
+  const std::string last = Str(u, "last_name", "");
+  if (!last.empty()) n += (n.empty() ? "" : " ") + last;
   return n;
 }
 
-void PrintUserLine(const char* what, const store::User& u) {
-  std::printf("user %s %s (id %lld): %s, %s, valid %s .. %s\n", u.external_id.c_str(), what,
-              static_cast<long long>(u.id), FullName(u).empty() ? "no name" : FullName(u).c_str(),
-              UserState(u).c_str(), ctl::TimeText(u.valid_from, "since ever").c_str(),
-              ctl::TimeText(u.valid_until, "for ever").c_str());
+void PrintUserLine(const char* what, const json& u) {
+  const std::string name = FullName(u);
+  std::printf("user %s %s (id %lld): %s, %s, valid %s .. %s\n", Str(u, "external_id").c_str(), what,
+              static_cast<long long>(u.value("id", int64_t{0})),
+              name.empty() ? "no name" : name.c_str(), UserState(u).c_str(),
+              ctl::TimeText(TimeOf(u, "valid_from"), "since ever").c_str(),
+              ctl::TimeText(TimeOf(u, "valid_until"), "for ever").c_str());
 }
 
-// Applies the user options of add/update to `u`. Returns kOk or kUsage (message printed).
-int ApplyUserOptions(const Command& c, const char* help, bool update, store::User* u) {
+// The user options of add/update as the fields of a request body. Returns kOk or kUsage
+// (message printed). The validity check uses what is given only: the server checks it
+// against the stored bounds too.
+int UserFields(const ApiCommand& c, bool update, json* body) {
   const Args& a = c.args;
-  if (auto v = a.Value("--first-name")) u->first_name = *v;
-  if (auto v = a.Value("--last-name")) u->last_name = *v;
+  if (auto v = a.Value("--first-name")) (*body)["first_name"] = *v;
+  if (auto v = a.Value("--last-name")) (*body)["last_name"] = *v;
+  std::optional<WallTime> from, until;
   for (const char* name : {"--valid-from", "--valid-until"}) {
     auto v = a.Value(name);
     if (!v) continue;
-    std::optional<WallTime> t;
-    if (!(update && *v == "none")) {
-      t = ParseRfc3339(*v);
-      if (!t) {
-        return ctl::UsageError(c.prog,
-                               std::string(name) +
-                                   ": expected an RFC 3339 time such as "
-                                   "2026-12-01T08:00:00Z" +
-                                   (update ? " (or none)" : "") + ", got " + Quoted(*v),
-                               help);
-      }
+    const char* field = std::string_view(name) == "--valid-from" ? "valid_from" : "valid_until";
+    if (update && *v == "none") {
+      (*body)[field] = nullptr;
+      continue;
     }
-    (std::string_view(name) == "--valid-from" ? u->valid_from : u->valid_until) = t;
+    auto t = ParseRfc3339(*v);
+    if (!t) {
+      return ctl::UsageError(c.prog,
+                             std::string(name) +
+                                 ": expected an RFC 3339 time such as 2026-12-01T08:00:00Z" +
+                                 (update ? " (or none)" : "") + ", got " + Quoted(*v),
+                             c.help);
+    }
+    (*body)[field] = FormatRfc3339(*t);
+    (std::string_view(name) == "--valid-from" ? from : until) = t;
   }
   if (a.Has("--active") && a.Has("--inactive")) {
-    return ctl::UsageError(c.prog, "--active and --inactive contradict each other", help);
+    return ctl::UsageError(c.prog, "--active and --inactive contradict each other", c.help);
   }
   if (a.Has("--banned") && a.Has("--unbanned")) {
-    return ctl::UsageError(c.prog, "--banned and --unbanned contradict each other", help);
+    return ctl::UsageError(c.prog, "--banned and --unbanned contradict each other", c.help);
   }
-  if (a.Has("--active")) u->active = true;
-  if (a.Has("--inactive")) u->active = false;
-  if (a.Has("--banned")) u->banned = true;
-  if (a.Has("--unbanned")) u->banned = false;
-  if (u->valid_from && u->valid_until && *u->valid_until <= *u->valid_from) {
+  if (a.Has("--active")) (*body)["active"] = true;
+  if (a.Has("--inactive")) (*body)["active"] = false;
+  if (a.Has("--banned")) (*body)["banned"] = true;
+  if (a.Has("--unbanned")) (*body)["banned"] = false;
+  if (from && until && *until <= *from) {
     return ctl::UsageError(c.prog,
                            "the user would never be valid: --valid-until (" +
-                               FormatRfc3339(*u->valid_until) + ") is not after --valid-from (" +
-                               FormatRfc3339(*u->valid_from) + ")",
-                           help);
+                               FormatRfc3339(*until) + ") is not after --valid-from (" +
+                               FormatRfc3339(*from) + ")",
+                           c.help);
   }
   return kOk;
 }
 
 int UserAdd(int argc, char** argv) {
-  Command c;
-  int rc = Parse(argc, argv, "facegatectl user add", kUserAddHelp, {"--inactive", "--banned"},
-                 {"--first-name", "--last-name", "--valid-from", "--valid-until"}, 1, 1,
-                 "no external id given", &c);
+  ApiCommand c;
+  int rc = c.Parse(argc, argv, "facegatectl user add", kUserAddHelp, {"--inactive", "--banned"},
+                   {"--first-name", "--last-name", "--valid-from", "--valid-until"}, 1, 1,
+                   "no external id given");
   if (rc != kOk) return Done(rc);
-  store::User u;
-  u.external_id = c.args.positional[0];
-  u.source = store::RecordSource::kLocal;
-  if (int r = ApplyUserOptions(c, kUserAddHelp, false, &u); r != kOk) return r;
-  auto session = ctl::OpenStoreSession(c.args.config);
-  if (!session.ok()) return ctl::Fail(c.prog, session.status());
-  store::Store& s = *session->store;
-  // UpsertUser would silently overwrite an existing user: "add" must not.
-  auto existing = s.FindUserByExternalId(u.external_id);
-  if (existing.ok()) {
-    return ctl::Fail(c.prog, Status::AlreadyExists("user " + Quoted(u.external_id) +
-                                                   " exists (id " + std::to_string(existing->id) +
-                                                   "); change it with facegatectl user update"));
-  }
-  if (existing.status().code() != StatusCode::kNotFound)
-    return ctl::Fail(c.prog, existing.status());
-  auto id = s.UpsertUser(u);
-  if (!id.ok()) return ctl::Fail(c.prog, id.status());
-  auto stored = s.GetUser(*id);
-  if (!stored.ok()) return ctl::Fail(c.prog, stored.status());
+  json body = {{"external_id", c.args.positional[0]}};
+  if (int r = UserFields(c, false, &body); r != kOk) return r;
+  if (int r = c.Connect(); r != kOk) return r;
+  auto u = c.Send("POST", "/api/v1/users", body);
+  if (!u) return c.rc;
   if (c.args.json) {
-    PrintJson(UserJson(*stored));
+    PrintJson(*u);
   } else {
-    PrintUserLine("added", *stored);
+    PrintUserLine("added", *u);
   }
   return kOk;
 }
 
 int UserUpdate(int argc, char** argv) {
-  Command c;
-  int rc = Parse(argc, argv, "facegatectl user update", kUserUpdateHelp,
-                 {"--active", "--inactive", "--banned", "--unbanned"},
-                 {"--first-name", "--last-name", "--valid-from", "--valid-until"}, 1, 1,
-                 "no external id given", &c);
+  ApiCommand c;
+  int rc = c.Parse(argc, argv, "facegatectl user update", kUserUpdateHelp,
+                   {"--active", "--inactive", "--banned", "--unbanned"},
+                   {"--first-name", "--last-name", "--valid-from", "--valid-until"}, 1, 1,
+                   "no external id given");
   if (rc != kOk) return Done(rc);
-  if (c.args.flags.empty() && c.args.values.empty()) {
-    return ctl::UsageError(c.prog, "nothing to change: give at least one option", kUserUpdateHelp);
+  json body = json::object();
+  if (int r = UserFields(c, true, &body); r != kOk) return r;
+  if (body.empty()) {
+    return ctl::UsageError(c.prog, "nothing to change: give at least one option", c.help);
   }
-  // Check the option values before touching the store (a bad value is a usage error).
-  {
-    store::User scratch;
-    if (int r = ApplyUserOptions(c, kUserUpdateHelp, true, &scratch); r != kOk) return r;
-  }
-  auto session = ctl::OpenStoreSession(c.args.config);
-  if (!session.ok()) return ctl::Fail(c.prog, session.status());
-  store::Store& s = *session->store;
-  auto u = s.FindUserByExternalId(c.args.positional[0]);
-  if (!u.ok()) return ctl::Fail(c.prog, u.status());
-  if (u->source != store::RecordSource::kLocal) {
-    // The next sync would undo the change without anyone noticing.
-    return ctl::Fail(
-        c.prog, Status::FailedPrecondition("user " + Quoted(u->external_id) + " is owned by the " +
-                                           std::string(store::RecordSourceName(u->source)) +
-                                           " sync: change it in the access-control system"));
-  }
-  store::User changed = *u;
-  if (int r = ApplyUserOptions(c, kUserUpdateHelp, true, &changed); r != kOk) {
-    return kFailure;  // consistent alone, contradicts what is stored (e.g. the validity)
-  }
-  auto id = s.UpsertUser(changed);
-  if (!id.ok()) return ctl::Fail(c.prog, id.status());
-  auto stored = s.GetUser(*id);
-  if (!stored.ok()) return ctl::Fail(c.prog, stored.status());
+  if (int r = c.Connect(); r != kOk) return r;
+  auto u = c.Send("PATCH", Path("users", c.args.positional[0]), body);
+  if (!u) return c.rc;
   if (c.args.json) {
-    PrintJson(UserJson(*stored));
+    PrintJson(*u);
   } else {
-    PrintUserLine("updated", *stored);
+    PrintUserLine("updated", *u);
   }
   return kOk;
-}
-
-Result<std::vector<store::User>> AllUsers(store::Store& s) {
-  std::vector<store::User> all;
-  int64_t after = 0;
-  for (;;) {
-    auto page = s.ListUsers(after, 1000);
-    if (!page.ok()) return page.status();
-    if (page->empty()) return all;
-    after = page->back().id;
-    for (auto& u : *page) all.push_back(std::move(u));
-  }
 }
 
 int UserList(int argc, char** argv) {
-  Command c;
-  int rc = Parse(argc, argv, "facegatectl user list", kUserListHelp, {}, {}, 0, 0, "", &c);
+  ApiCommand c;
+  int rc = Start(&c, argc, argv, "facegatectl user list", kUserListHelp, {},
+                 {"--query", "--source"}, 0, 0, "");
   if (rc != kOk) return Done(rc);
-  auto session = ctl::OpenStoreSession(c.args.config);
-  if (!session.ok()) return ctl::Fail(c.prog, session.status());
-  store::Store& s = *session->store;
-  auto users = AllUsers(s);
-  if (!users.ok()) return ctl::Fail(c.prog, users.status());
-  json out = json::array();
+  auto users = c.GetAll("/api/v1/users" + ctl::QueryString({{"query", c.args.Value("--query")},
+                                                            {"source", c.args.Value("--source")}}));
+  if (!users) return c.rc;
+  if (c.args.json) {
+    PrintJson({{"users", *users}});
+    return kOk;
+  }
   std::vector<std::vector<std::string>> rows;
   for (const auto& u : *users) {
-    auto templates = s.ListTemplatesOfUser(u.id);
-    if (!templates.ok()) return ctl::Fail(c.prog, templates.status());
-    if (c.args.json) {
-      json j = UserJson(u);
-      j["templates"] = templates->size();
-      out.push_back(std::move(j));
-    } else {
-      rows.push_back({std::to_string(u.id), u.external_id, FullName(u).empty() ? "-" : FullName(u),
-                      UserState(u), ctl::TimeText(u.valid_from), ctl::TimeText(u.valid_until),
-                      std::to_string(templates->size()),
-                      std::string(store::RecordSourceName(u.source))});
-    }
+    const std::string name = FullName(u);
+    rows.push_back({std::to_string(u.value("id", int64_t{0})), Str(u, "external_id"),
+                    name.empty() ? "-" : name, UserState(u), Str(u, "valid_from"),
+                    Str(u, "valid_until"), Str(u, "source")});
   }
-  if (c.args.json) {
-    PrintJson({{"users", out}});
-  } else {
-    ctl::PrintTable(
-        {"ID", "EXTERNAL_ID", "NAME", "STATE", "VALID_FROM", "VALID_UNTIL", "TEMPLATES", "SOURCE"},
-        rows);
-  }
+  ctl::PrintTable({"ID", "EXTERNAL_ID", "NAME", "STATE", "VALID_FROM", "VALID_UNTIL", "SOURCE"},
+                  rows);
   return kOk;
 }
 
-json QualityOf(const std::string& quality_json) {
-  json q = json::parse(quality_json, nullptr, false);
-  return q.is_discarded() ? json(quality_json) : q;
-}
-
-// The names a right's ids stand for, read once per command.
-struct Names {
-  std::map<int64_t, std::string> doors, groups, schedules, users;
-
-  static Result<Names> Load(store::Store& s) {
-    auto data = s.LoadAccessSnapshotData();
-    if (!data.ok()) return data.status();
-    Names n;
-    for (const auto& d : data->doors) n.doors[d.id] = d.external_id;
-    for (const auto& g : data->groups) n.groups[g.id] = g.external_id;
-    for (const auto& sc : data->schedules) n.schedules[sc.id] = sc.external_id;
-    for (const auto& u : data->users) n.users[u.id] = u.external_id;
-    return n;
-  }
-  static std::string Of(const std::map<int64_t, std::string>& m, int64_t id) {
-    auto it = m.find(id);
-    return it == m.end() ? "#" + std::to_string(id) : it->second;
-  }
-};
-
-json RightJson(const store::AccessRight& r, const Names& n, std::optional<std::string> via) {
-  json j = {
-      {"id", r.id},
-      {"user", r.user_id ? json(Names::Of(n.users, *r.user_id)) : json(nullptr)},
-      {"group", r.group_id ? json(Names::Of(n.groups, *r.group_id)) : json(nullptr)},
-      {"door", Names::Of(n.doors, r.door_id)},
-      {"schedule", r.schedule_id ? json(Names::Of(n.schedules, *r.schedule_id)) : json(nullptr)},
-      {"source", store::RecordSourceName(r.source)},
-      {"created_at", FormatRfc3339(r.created_at)}};
-  if (via) j["via_group"] = *via;
-  return j;
-}
-
-std::vector<std::string> RightRow(const store::AccessRight& r, const Names& n, bool via) {
-  std::string holder = r.user_id ? "user:" + Names::Of(n.users, *r.user_id)
-                                 : "group:" + Names::Of(n.groups, r.group_id.value_or(0));
-  if (via) holder += " (via)";
-  return {std::to_string(r.id), holder, Names::Of(n.doors, r.door_id),
-          r.schedule_id ? Names::Of(n.schedules, *r.schedule_id) : "any time",
-          std::string(store::RecordSourceName(r.source))};
+std::string RightHolder(const json& r) {
+  return r["user"].is_string() ? "user:" + r["user"].get<std::string>()
+                               : "group:" + Str(r, "group", "?");
 }
 
 int UserShow(int argc, char** argv) {
-  Command c;
-  int rc = Parse(argc, argv, "facegatectl user show", kUserShowHelp, {}, {}, 1, 1,
-                 "no external id given", &c);
+  ApiCommand c;
+  int rc = Start(&c, argc, argv, "facegatectl user show", kUserShowHelp, {}, {}, 1, 1,
+                 "no external id given");
   if (rc != kOk) return Done(rc);
-  auto session = ctl::OpenStoreSession(c.args.config);
-  if (!session.ok()) return ctl::Fail(c.prog, session.status());
-  store::Store& s = *session->store;
-  auto u = s.FindUserByExternalId(c.args.positional[0]);
-  if (!u.ok()) return ctl::Fail(c.prog, u.status());
-  auto templates = s.ListTemplatesOfUser(u->id);
-  if (!templates.ok()) return ctl::Fail(c.prog, templates.status());
-  auto group_ids = s.ListGroupsOfUser(u->id);
-  if (!group_ids.ok()) return ctl::Fail(c.prog, group_ids.status());
-  store::AccessRightFilter filter;
-  filter.user_id = u->id;
-  auto rights = s.ListAccessRights(filter);
-  if (!rights.ok()) return ctl::Fail(c.prog, rights.status());
-  auto names = Names::Load(s);
-  if (!names.ok()) return ctl::Fail(c.prog, names.status());
-
-  json tj = json::array();
-  for (const auto& t : *templates) {
-    tj.push_back({{"id", t.id},
-                  {"source", store::TemplateSourceName(t.source)},
-                  {"model_version", t.model_version},
-                  {"current_model", t.model_version == face::kModelVersion},
-                  {"key_id", t.key_id},
-                  {"dimension", t.dimension},
-                  {"quality", QualityOf(t.quality_json)},
-                  {"created_at", FormatRfc3339(t.created_at)}});
-  }
-  json groups = json::array();
-  for (int64_t g : *group_ids) groups.push_back(Names::Of(names->groups, g));
-  json rj = json::array();
-  for (const auto& r : *rights) rj.push_back(RightJson(r, *names, std::nullopt));
-
+  const std::string& ext = c.args.positional[0];
+  auto u = c.Get(Path("users", ext));
+  if (!u) return c.rc;
+  auto faces = c.GetAll(Path("users", ext) + "/faces");
+  if (!faces) return c.rc;
+  auto rights = c.GetAll("/api/v1/rights" + ctl::QueryString({{"user", ext}}));
+  if (!rights) return c.rc;
+  for (auto& t : *faces) t["current_model"] = Str(t, "model_version") == face::kModelVersion;
   if (c.args.json) {
-    json j = UserJson(*u);
-    j["groups"] = groups;
-    j["rights"] = rj;
-    j["templates"] = tj;
+    json j = *u;
+    j["rights"] = *rights;
+    j["templates"] = *faces;
     PrintJson(j);
     return kOk;
   }
-  std::printf("user %s (id %lld)\n", u->external_id.c_str(), static_cast<long long>(u->id));
-  std::printf("  name:     %s\n", FullName(*u).empty() ? "-" : FullName(*u).c_str());
+  const std::string name = FullName(*u);
+  std::printf("user %s (id %lld)\n", Str(*u, "external_id").c_str(),
+              static_cast<long long>(u->value("id", int64_t{0})));
+  std::printf("  name:     %s\n", name.empty() ? "-" : name.c_str());
   std::printf("  state:    %s\n", UserState(*u).c_str());
-  std::printf("  valid:    %s .. %s\n", ctl::TimeText(u->valid_from, "since ever").c_str(),
-              ctl::TimeText(u->valid_until, "for ever").c_str());
-  std::printf("  source:   %s\n", std::string(store::RecordSourceName(u->source)).c_str());
-  std::printf("  created:  %s, updated %s\n", FormatRfc3339(u->created_at).c_str(),
-              FormatRfc3339(u->updated_at).c_str());
+  std::printf("  valid:    %s .. %s\n",
+              ctl::TimeText(TimeOf(*u, "valid_from"), "since ever").c_str(),
+              ctl::TimeText(TimeOf(*u, "valid_until"), "for ever").c_str());
+  std::printf("  source:   %s\n", Str(*u, "source").c_str());
+  std::printf("  created:  %s, updated %s\n", Str(*u, "created_at").c_str(),
+              Str(*u, "updated_at").c_str());
   std::string gl;
-  for (const auto& g : groups) gl += (gl.empty() ? "" : ", ") + g.get<std::string>();
+  if (u->contains("groups") && (*u)["groups"].is_array()) {
+    for (const auto& g : (*u)["groups"]) {
+      if (g.is_string()) gl += (gl.empty() ? "" : ", ") + g.get<std::string>();
+    }
+  }
   std::printf("  groups:   %s\n", gl.empty() ? "none" : gl.c_str());
   std::printf("  rights:   %zu direct", rights->size());
+  bool first = true;
   for (const auto& r : *rights) {
-    std::printf("%s door %s (%s, right %lld)", &r == &rights->front() ? ":" : ",",
-                Names::Of(names->doors, r.door_id).c_str(),
-                r.schedule_id ? Names::Of(names->schedules, *r.schedule_id).c_str() : "any time",
-                static_cast<long long>(r.id));
+    std::printf("%s door %s (%s, right %lld)", first ? ":" : ",", Str(r, "door").c_str(),
+                Str(r, "schedule", "any time").c_str(),
+                static_cast<long long>(r.value("id", int64_t{0})));
+    first = false;
   }
-  std::printf("%s\n", groups.empty() ? "" : "; see also: facegatectl right list --user");
-  std::printf("  face templates: %zu\n", templates->size());
-  for (const auto& t : *templates) {
-    std::printf("    %lld  %s  %s%s  key %u  %s  quality %s\n", static_cast<long long>(t.id),
-                std::string(store::TemplateSourceName(t.source)).c_str(), t.model_version.c_str(),
-                t.model_version == face::kModelVersion ? "" : " (re-enroll)", t.key_id,
-                FormatRfc3339(t.created_at).c_str(), QualityOf(t.quality_json).dump().c_str());
+  std::printf("%s\n", gl.empty() ? "" : "; see also: facegatectl right list --user");
+  std::printf("  face templates: %zu\n", faces->size());
+  for (const auto& t : *faces) {
+    std::printf("    %lld  %s  %s%s  key %lld  %s  quality %s\n",
+                static_cast<long long>(t.value("id", int64_t{0})), Str(t, "source").c_str(),
+                Str(t, "model_version").c_str(),
+                t.value("current_model", true) ? "" : " (re-enroll)",
+                static_cast<long long>(t.value("key_id", int64_t{0})), Str(t, "created_at").c_str(),
+                t.contains("quality") ? t["quality"].dump().c_str() : "{}");
   }
   return kOk;
 }
 
 int UserErase(int argc, char** argv) {
-  Command c;
-  int rc = Parse(argc, argv, "facegatectl user erase", kUserEraseHelp, {"--yes"}, {}, 1, 1,
-                 "no external id given", &c);
+  ApiCommand c;
+  int rc = Start(&c, argc, argv, "facegatectl user erase", kUserEraseHelp, {"--yes"}, {}, 1, 1,
+                 "no external id given");
   if (rc != kOk) return Done(rc);
-  auto session = ctl::OpenStoreSession(c.args.config);
-  if (!session.ok()) return ctl::Fail(c.prog, session.status());
-  store::Store& s = *session->store;
-  auto u = s.FindUserByExternalId(c.args.positional[0]);
-  if (!u.ok()) return ctl::Fail(c.prog, u.status());
-  auto templates = s.ListTemplatesOfUser(u->id);
-  if (!templates.ok()) return ctl::Fail(c.prog, templates.status());
-  const std::string what = "erase user " + Quoted(u->external_id) + " and their " +
-                           std::to_string(templates->size()) + " face template(s)";
+  const std::string& ext = c.args.positional[0];
+  auto u = c.Get(Path("users", ext));
+  if (!u) return c.rc;
+  const std::string what = "erase user " + Quoted(ext) + " and their " +
+                           std::to_string(u->value("faces", 0)) + " face template(s)";
   if (int r = ctl::Confirm(c.prog, what, c.args.Has("--yes")); r != kOk) return r;
-  auto report = s.EraseUser(u->id);
-  if (!report.ok()) return ctl::Fail(c.prog, report.status());
+  auto report = c.Call("DELETE", Path("users", ext));
+  if (!report) return c.rc;
+  json j = report->json;
+  j["user_deleted"] = j.value("erased", false);
   if (c.args.json) {
-    PrintJson({{"external_id", u->external_id},
-               {"user_deleted", report->user_deleted},
-               {"templates_deleted", report->templates_deleted},
-               {"wal_truncated", report->wal_truncated}});
-  } else {
-    std::printf("user %s erased: %d face template(s) deleted\n", u->external_id.c_str(),
-                report->templates_deleted);
-    if (report->wal_truncated) {
-      std::printf(
-          "the WAL was checkpointed and truncated: no erased byte remains in the "
-          "database files\n");
-    } else {
-      std::printf(
-          "the WAL could not be truncated now (another connection, e.g. facegated, "
-          "was reading): the erased bytes are zeroed in the database pages and leave "
-          "the -wal file at the next checkpoint\n");
-    }
-    std::printf(
-        "access events keep the external id until their retention period ends; "
-        "earlier backups still hold the user\n");
+    PrintJson(j);
+    return kOk;
   }
+  std::printf("user %s erased: %d face template(s) deleted\n", ext.c_str(),
+              j.value("templates_deleted", 0));
+  if (j.value("wal_truncated", false)) {
+    std::printf(
+        "the WAL was checkpointed and truncated: no erased byte remains in the database "
+        "files\n");
+  } else {
+    std::printf(
+        "the WAL could not be truncated now (another process was reading): the erased bytes "
+        "are zeroed in the database pages and leave the -wal file at the next checkpoint\n");
+  }
+  std::printf(
+      "access events keep the external id until their retention period ends; earlier backups "
+      "still hold the user\n");
+  return kOk;
+}
+
+int UserExport(int argc, char** argv) {
+  ApiCommand c;
+  int rc = Start(&c, argc, argv, "facegatectl user export", kUserExportHelp, {}, {"--output"}, 1, 1,
+                 "no external id given");
+  if (rc != kOk) return Done(rc);
+  auto doc = c.Get(Path("users", c.args.positional[0]) + "/export");
+  if (!doc) return c.rc;
+  const std::string text = doc->dump(2) + "\n";
+  if (auto file = c.args.Value("--output")) {
+    std::FILE* f = std::fopen(file->c_str(), "wx");
+    if (!f) f = std::fopen(file->c_str(), "w");
+    if (!f) return ctl::Fail(c.prog, Status::Internal("cannot write " + *file));
+    std::filesystem::permissions(
+        *file, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+    const bool ok = std::fwrite(text.data(), 1, text.size(), f) == text.size();
+    if (std::fclose(f) != 0 || !ok) {
+      return ctl::Fail(c.prog, Status::Internal("cannot write " + *file));
+    }
+    if (!c.args.json) {
+      std::fprintf(stderr, "%s: user %s exported to %s\n", c.prog.c_str(),
+                   c.args.positional[0].c_str(), file->c_str());
+    }
+    return kOk;
+  }
+  std::fputs(text.c_str(), stdout);
   return kOk;
 }
 
 // ---------------------------------------------------------------- doors
 
-json DoorJson(const store::Door& d) {
-  json settings = json::parse(d.settings_json, nullptr, false);
-  if (settings.is_discarded()) settings = json::object();
-  return {{"id", d.id},
-          {"external_id", d.external_id},
-          {"name", d.name},
-          {"settings", settings},
-          {"source", store::RecordSourceName(d.source)}};
-}
-
 int DoorAdd(int argc, char** argv) {
-  Command c;
-  int rc =
-      Parse(argc, argv, "facegatectl door add", kDoorAddHelp, {"--require-pad"},
-            {"--name", "--security-level", "--pad-min-score"}, 1, 1, "no external id given", &c);
+  ApiCommand c;
+  int rc = c.Parse(argc, argv, "facegatectl door add", kDoorAddHelp, {"--require-pad"},
+                   {"--name", "--security-level", "--pad-min-score"}, 1, 1, "no external id given");
   if (rc != kOk) return Done(rc);
-  store::Door d;
-  d.external_id = c.args.positional[0];
-  d.name = c.args.Value("--name").value_or("");
+  json body = {{"external_id", c.args.positional[0]}};
+  if (auto v = c.args.Value("--name")) body["name"] = *v;
   // Only what was asked is written: an unset level follows the config's default, so changing
   // face.matching.security_level changes every door that did not choose its own.
   json settings = json::object();
@@ -769,8 +688,7 @@ int DoorAdd(int argc, char** argv) {
     auto level = face::ParseSecurityLevel(*v);
     if (!level) {
       return ctl::UsageError(
-          c.prog, "--security-level: expected normal, high or highest, got " + Quoted(*v),
-          kDoorAddHelp);
+          c.prog, "--security-level: expected normal, high or highest, got " + Quoted(*v), c.help);
     }
     settings["security_level"] = face::SecurityLevelName(*level);
   }
@@ -778,118 +696,90 @@ int DoorAdd(int argc, char** argv) {
   if (auto v = c.args.Value("--pad-min-score")) {
     auto x = ctl::ParseDouble(*v);
     if (!x || *x < 0 || *x > 1) {
-      return ctl::UsageError(c.prog,
-                             "--pad-min-score: expected a number from 0 to 1, got " + Quoted(*v),
-                             kDoorAddHelp);
+      return ctl::UsageError(
+          c.prog, "--pad-min-score: expected a number from 0 to 1, got " + Quoted(*v), c.help);
     }
     settings["pad_min_score"] = *x;
   }
-  d.settings_json = settings.dump();
-  auto session = ctl::OpenStoreSession(c.args.config);
-  if (!session.ok()) return ctl::Fail(c.prog, session.status());
-  store::Store& s = *session->store;
-  auto existing = s.FindDoorByExternalId(d.external_id);
-  if (!existing.ok()) return ctl::Fail(c.prog, existing.status());
-  if (*existing) {
-    return ctl::Fail(c.prog,
-                     Status::AlreadyExists("door " + Quoted(d.external_id) + " exists (id " +
-                                           std::to_string((*existing)->id) + ")"));
-  }
-  auto id = s.UpsertDoor(d);
-  if (!id.ok()) return ctl::Fail(c.prog, id.status());
-  d.id = *id;
+  body["settings"] = settings;
+  if (int r = c.Connect(); r != kOk) return r;
+  auto d = c.Send("POST", "/api/v1/doors", body);
+  if (!d) return c.rc;
   if (c.args.json) {
-    PrintJson(DoorJson(d));
+    PrintJson(*d);
   } else {
-    std::printf("door %s added (id %lld)%s%s, policy %s\n", d.external_id.c_str(),
-                static_cast<long long>(d.id), d.name.empty() ? "" : ": ", d.name.c_str(),
-                settings.empty() ? "the defaults" : d.settings_json.c_str());
+    const std::string name = Str(*d, "name", "");
+    std::printf("door %s added (id %lld)%s%s, policy %s\n", Str(*d, "external_id").c_str(),
+                static_cast<long long>(d->value("id", int64_t{0})), name.empty() ? "" : ": ",
+                name.c_str(), settings.empty() ? "the defaults" : (*d)["settings"].dump().c_str());
   }
   return kOk;
 }
 
 int DoorList(int argc, char** argv) {
-  Command c;
-  int rc = Parse(argc, argv, "facegatectl door list", kDoorListHelp, {}, {}, 0, 0, "", &c);
+  ApiCommand c;
+  int rc = Start(&c, argc, argv, "facegatectl door list", kDoorListHelp, {}, {}, 0, 0, "");
   if (rc != kOk) return Done(rc);
-  auto session = ctl::OpenStoreSession(c.args.config);
-  if (!session.ok()) return ctl::Fail(c.prog, session.status());
-  // The store has no door listing of its own; the snapshot read has every door.
-  auto data = session->store->LoadAccessSnapshotData();
-  if (!data.ok()) return ctl::Fail(c.prog, data.status());
-  json out = json::array();
+  auto doors = c.GetAll("/api/v1/doors");
+  if (!doors) return c.rc;
+  if (c.args.json) {
+    PrintJson({{"doors", *doors}});
+    return kOk;
+  }
   std::vector<std::vector<std::string>> rows;
-  for (const auto& d : data->doors) {
-    json j = DoorJson(d);
-    const json& st = j["settings"];
-    std::string level = st.contains("security_level") && st["security_level"].is_string()
-                            ? st["security_level"].get<std::string>()
-                            : "default";
+  for (const auto& d : *doors) {
+    const json st = d.value("settings", json::object());
+    std::string level = Str(st, "security_level", "default");
     std::string pad = "-";
     if (st.value("require_pad", false)) {
       char buf[64];
       std::snprintf(buf, sizeof buf, "required (min %.2f)", st.value("pad_min_score", 0.5));
       pad = buf;
     }
-    rows.push_back({std::to_string(d.id), d.external_id, d.name.empty() ? "-" : d.name, level, pad,
-                    std::string(store::RecordSourceName(d.source))});
-    out.push_back(std::move(j));
+    rows.push_back({std::to_string(d.value("id", int64_t{0})), Str(d, "external_id"),
+                    Str(d, "name"), level, pad, Str(d, "source")});
   }
-  if (c.args.json) {
-    PrintJson({{"doors", out}});
-  } else {
-    ctl::PrintTable({"ID", "EXTERNAL_ID", "NAME", "SECURITY_LEVEL", "PAD", "SOURCE"}, rows);
-  }
+  ctl::PrintTable({"ID", "EXTERNAL_ID", "NAME", "SECURITY_LEVEL", "PAD", "SOURCE"}, rows);
   return kOk;
 }
 
 // ---------------------------------------------------------------- groups
 
 int GroupAdd(int argc, char** argv) {
-  Command c;
-  int rc = Parse(argc, argv, "facegatectl group add", kGroupAddHelp, {}, {"--name"}, 1, 1,
-                 "no external id given", &c);
+  ApiCommand c;
+  int rc = Start(&c, argc, argv, "facegatectl group add", kGroupAddHelp, {}, {"--name"}, 1, 1,
+                 "no external id given");
   if (rc != kOk) return Done(rc);
-  auto session = ctl::OpenStoreSession(c.args.config);
-  if (!session.ok()) return ctl::Fail(c.prog, session.status());
-  store::AccessGroup g;
-  g.external_id = c.args.positional[0];
-  g.name = c.args.Value("--name").value_or("");
-  auto id = session->store->CreateAccessGroup(g);
-  if (!id.ok()) return ctl::Fail(c.prog, id.status());
+  json body = {{"external_id", c.args.positional[0]}};
+  if (auto v = c.args.Value("--name")) body["name"] = *v;
+  auto g = c.Send("POST", "/api/v1/groups", body);
+  if (!g) return c.rc;
   if (c.args.json) {
-    PrintJson({{"id", *id}, {"external_id", g.external_id}, {"name", g.name}, {"source", "local"}});
+    PrintJson(*g);
   } else {
-    std::printf("group %s added (id %lld)\n", g.external_id.c_str(), static_cast<long long>(*id));
+    std::printf("group %s added (id %lld)\n", Str(*g, "external_id").c_str(),
+                static_cast<long long>(g->value("id", int64_t{0})));
   }
   return kOk;
 }
 
 int GroupList(int argc, char** argv) {
-  Command c;
-  int rc = Parse(argc, argv, "facegatectl group list", kGroupListHelp, {}, {}, 0, 0, "", &c);
+  ApiCommand c;
+  int rc = Start(&c, argc, argv, "facegatectl group list", kGroupListHelp, {}, {}, 0, 0, "");
   if (rc != kOk) return Done(rc);
-  auto session = ctl::OpenStoreSession(c.args.config);
-  if (!session.ok()) return ctl::Fail(c.prog, session.status());
-  store::Store& s = *session->store;
-  auto groups = s.ListAccessGroups();
-  if (!groups.ok()) return ctl::Fail(c.prog, groups.status());
-  json out = json::array();
+  auto groups = c.GetAll("/api/v1/groups");
+  if (!groups) return c.rc;
   std::vector<std::vector<std::string>> rows;
-  for (const auto& g : *groups) {
-    auto members = s.ListGroupMembers(g.id);
-    if (!members.ok()) return ctl::Fail(c.prog, members.status());
-    out.push_back({{"id", g.id},
-                   {"external_id", g.external_id},
-                   {"name", g.name},
-                   {"members", members->size()},
-                   {"source", store::RecordSourceName(g.source)}});
-    rows.push_back({std::to_string(g.id), g.external_id, g.name.empty() ? "-" : g.name,
-                    std::to_string(members->size()),
-                    std::string(store::RecordSourceName(g.source))});
+  for (auto& g : *groups) {
+    // The list has no member counts; one group's answer has (groups are few).
+    auto one = c.Get(Path("groups", Str(g, "external_id", "")));
+    if (!one) return c.rc;
+    g["members"] = one->value("members", 0);
+    rows.push_back({std::to_string(g.value("id", int64_t{0})), Str(g, "external_id"),
+                    Str(g, "name"), std::to_string(g.value("members", 0)), Str(g, "source")});
   }
   if (c.args.json) {
-    PrintJson({{"groups", out}});
+    PrintJson({{"groups", *groups}});
   } else {
     ctl::PrintTable({"ID", "EXTERNAL_ID", "NAME", "MEMBERS", "SOURCE"}, rows);
   }
@@ -909,45 +799,37 @@ int GroupMember(int argc, char** argv) {
         kGroupMemberHelp);
   }
   const size_t n = verb == "list" ? 1 : 2;
-  Command c;
-  int rc = Parse(argc - 1, argv + 1, "facegatectl group member " + verb, kGroupMemberHelp, {}, {},
-                 n, n, n == 1 ? "expected GROUP" : "expected GROUP and USER", &c);
+  ApiCommand c;
+  int rc = Start(&c, argc - 1, argv + 1, "facegatectl group member " + verb, kGroupMemberHelp, {},
+                 {}, n, n, n == 1 ? "expected GROUP" : "expected GROUP and USER");
   if (rc != kOk) return Done(rc);
-  auto session = ctl::OpenStoreSession(c.args.config);
-  if (!session.ok()) return ctl::Fail(c.prog, session.status());
-  store::Store& s = *session->store;
-  auto g = FindGroup(s, c.args.positional[0]);
-  if (!g.ok()) return ctl::Fail(c.prog, g.status());
+  const std::string& group = c.args.positional[0];
   if (verb == "list") {
-    auto members = s.ListGroupMembers(g->id);
-    if (!members.ok()) return ctl::Fail(c.prog, members.status());
+    auto members = c.GetAll(Path("groups", group) + "/members");
+    if (!members) return c.rc;
     json out = json::array();
-    for (int64_t id : *members) {
-      auto u = s.GetUser(id);
-      if (!u.ok()) return ctl::Fail(c.prog, u.status());
-      out.push_back(u->external_id);
-      if (!c.args.json) std::printf("%s\n", u->external_id.c_str());
+    for (const auto& m : *members) {
+      out.push_back(Str(m, "external_id", ""));
+      if (!c.args.json) std::printf("%s\n", Str(m, "external_id", "").c_str());
     }
-    if (c.args.json) PrintJson({{"group", g->external_id}, {"members", out}});
+    if (c.args.json) PrintJson({{"group", group}, {"members", out}});
     return kOk;
   }
-  auto u = s.FindUserByExternalId(c.args.positional[1]);
-  if (!u.ok()) return ctl::Fail(c.prog, u.status());
-  const std::string who = "user " + Quoted(u->external_id);
-  const std::string group = "group " + Quoted(g->external_id);
-  Status st = verb == "add" ? s.AddGroupMember(g->id, u->id) : s.RemoveGroupMember(g->id, u->id);
-  // The store names both by internal id; say it with the ids the admin typed.
-  if (st.code() == StatusCode::kAlreadyExists) {
-    st = Status::AlreadyExists(who + " is a member of " + group + " already");
-  } else if (verb == "remove" && st.code() == StatusCode::kNotFound) {
-    st = Status::NotFound(who + " is not a member of " + group);
+  const std::string& user = c.args.positional[1];
+  const std::string path = Path("groups", group) + "/members/" + UrlEncode(user);
+  auto r = c.Call(verb == "add" ? "PUT" : "DELETE", path);
+  if (!r) return c.rc;
+  const std::string who = "user " + Quoted(user), where = "group " + Quoted(group);
+  if (verb == "add" && !r->json.value("added", true)) {
+    std::fprintf(stderr, "%s: %s is a member of %s already\n", c.prog.c_str(), who.c_str(),
+                 where.c_str());
+    return ctl::kConflict;
   }
-  if (!st.ok()) return ctl::Fail(c.prog, st);
   if (c.args.json) {
-    PrintJson({{"group", g->external_id}, {"user", u->external_id}, {"member", verb == "add"}});
+    PrintJson({{"group", group}, {"user", user}, {"member", verb == "add"}});
   } else {
     std::printf("%s %s %s\n", who.c_str(), verb == "add" ? "added to" : "removed from",
-                group.c_str());
+                where.c_str());
   }
   return kOk;
 }
@@ -980,8 +862,16 @@ std::optional<int> ParseClock(std::string_view s, bool allow_midnight_end) {
   return minute;
 }
 
-// "DAYS:HH:MM-HH:MM" with DAYS a day, a span (mon-fri) or a list (sat,sun) of them.
-Result<std::vector<store::ScheduleRange>> ParseRange(std::string_view text) {
+std::string ClockText(int minute) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%02d:%02d", minute / 60, minute % 60);
+  return buf;
+}
+
+// "DAYS:HH:MM-HH:MM" with DAYS a day, a span (mon-fri) or a list (sat,sun) of them, as the
+// ranges of a request body: one {"day","start","end"} per day. Checked here so that a typo is
+// a usage error before anything is sent (the server checks again).
+Result<json> ParseRange(std::string_view text) {
   auto bad = [&](std::string why) {
     return Status::InvalidArgument("--range " + Quoted(text) + ": " + why);
   };
@@ -1016,93 +906,77 @@ Result<std::vector<store::ScheduleRange>> ParseRange(std::string_view text) {
     for (int d = *first; d <= *last; ++d) day_list.push_back(d);
     pos = comma + 1;
   }
-  std::vector<store::ScheduleRange> out;
-  for (int d : day_list) out.push_back({d, *start, *end});
+  json out = json::array();
+  for (int d : day_list) {
+    out.push_back({{"day", d}, {"start", ClockText(*start)}, {"end", ClockText(*end)}});
+  }
   return out;
 }
 
-std::string ClockText(int minute) {
-  char buf[16];
-  std::snprintf(buf, sizeof buf, "%02d:%02d", minute / 60, minute % 60);
-  return buf;
-}
-
-std::string RangeText(const store::ScheduleRange& r) {
-  const char* day = r.day >= 1 && r.day <= 10 ? kDayNames[r.day] : "?";
-  return std::string(day) + ":" + ClockText(r.start_minute) + "-" + ClockText(r.end_minute);
-}
-
-json ScheduleJson(const store::Schedule& sc) {
-  json ranges = json::array();
-  for (const auto& r : sc.ranges) {
-    ranges.push_back({{"day", r.day},
-                      {"start", ClockText(r.start_minute)},
-                      {"end", ClockText(r.end_minute)},
-                      {"range", RangeText(r)}});
+// Adds "range" (in --range syntax) to each range of a schedule the server answered.
+std::string AnnotateRanges(json* schedule) {
+  std::string all;
+  if (!schedule->contains("ranges") || !(*schedule)["ranges"].is_array()) return all;
+  for (auto& r : (*schedule)["ranges"]) {
+    const int day = r.value("day", 0);
+    const std::string text = std::string(day >= 1 && day <= 10 ? kDayNames[day] : "?") + ":" +
+                             Str(r, "start", "?") + "-" + Str(r, "end", "?");
+    r["range"] = text;
+    all += (all.empty() ? "" : " ") + text;
   }
-  return {{"id", sc.id},      {"external_id", sc.external_id},
-          {"name", sc.name},  {"calendar", sc.calendar},
-          {"ranges", ranges}, {"source", store::RecordSourceName(sc.source)}};
+  return all;
 }
 
 int ScheduleAdd(int argc, char** argv) {
-  Command c;
-  int rc = Parse(argc, argv, "facegatectl schedule add", kScheduleAddHelp, {},
-                 {"--name", "--calendar", "--range"}, 1, 1, "no external id given", &c);
+  ApiCommand c;
+  int rc = c.Parse(argc, argv, "facegatectl schedule add", kScheduleAddHelp, {},
+                   {"--name", "--calendar", "--range"}, 1, 1, "no external id given");
   if (rc != kOk) return Done(rc);
-  store::Schedule sc;
-  sc.external_id = c.args.positional[0];
-  sc.name = c.args.Value("--name").value_or("");
-  sc.calendar = c.args.Value("--calendar").value_or("default");
-  if (sc.calendar.empty()) return ctl::UsageError(c.prog, "--calendar is empty", kScheduleAddHelp);
+  json body = {{"external_id", c.args.positional[0]},
+               {"calendar", c.args.Value("--calendar").value_or("default")},
+               {"ranges", json::array()}};
+  if (auto v = c.args.Value("--name")) body["name"] = *v;
+  if (body["calendar"].get<std::string>().empty()) {
+    return ctl::UsageError(c.prog, "--calendar is empty", c.help);
+  }
   const auto ranges = c.args.Values("--range");
   if (ranges.empty()) {
-    return ctl::UsageError(c.prog, "give at least one --range DAY:HH:MM-HH:MM", kScheduleAddHelp);
+    return ctl::UsageError(c.prog, "give at least one --range DAY:HH:MM-HH:MM", c.help);
   }
   for (const auto& text : ranges) {
     auto parsed = ParseRange(text);
-    if (!parsed.ok()) return ctl::UsageError(c.prog, parsed.status().message(), kScheduleAddHelp);
-    sc.ranges.insert(sc.ranges.end(), parsed->begin(), parsed->end());
+    if (!parsed.ok()) return ctl::UsageError(c.prog, parsed.status().message(), c.help);
+    for (auto& r : *parsed) body["ranges"].push_back(std::move(r));
   }
-  auto session = ctl::OpenStoreSession(c.args.config);
-  if (!session.ok()) return ctl::Fail(c.prog, session.status());
-  store::Store& s = *session->store;
-  auto id = s.CreateSchedule(sc);
-  if (!id.ok()) return ctl::Fail(c.prog, id.status());
-  auto stored = s.GetSchedule(*id);
-  if (!stored.ok()) return ctl::Fail(c.prog, stored.status());
-  if (*stored) sc = **stored;
+  if (int r = c.Connect(); r != kOk) return r;
+  auto sc = c.Send("POST", "/api/v1/schedules", body);
+  if (!sc) return c.rc;
+  const std::string rs = AnnotateRanges(&*sc);
   if (c.args.json) {
-    PrintJson(ScheduleJson(sc));
+    PrintJson(*sc);
   } else {
-    std::string rs;
-    for (const auto& r : sc.ranges) rs += " " + RangeText(r);
-    std::printf("schedule %s added (id %lld, calendar %s):%s\n", sc.external_id.c_str(),
-                static_cast<long long>(*id), sc.calendar.c_str(), rs.c_str());
+    std::printf("schedule %s added (id %lld, calendar %s): %s\n", Str(*sc, "external_id").c_str(),
+                static_cast<long long>(sc->value("id", int64_t{0})), Str(*sc, "calendar").c_str(),
+                rs.c_str());
   }
   return kOk;
 }
 
 int ScheduleList(int argc, char** argv) {
-  Command c;
-  int rc = Parse(argc, argv, "facegatectl schedule list", kScheduleListHelp, {}, {}, 0, 0, "", &c);
+  ApiCommand c;
+  int rc = Start(&c, argc, argv, "facegatectl schedule list", kScheduleListHelp, {}, {}, 0, 0, "");
   if (rc != kOk) return Done(rc);
-  auto session = ctl::OpenStoreSession(c.args.config);
-  if (!session.ok()) return ctl::Fail(c.prog, session.status());
-  auto schedules = session->store->ListSchedules();
-  if (!schedules.ok()) return ctl::Fail(c.prog, schedules.status());
-  json out = json::array();
+  auto schedules = c.GetAll("/api/v1/schedules");
+  if (!schedules) return c.rc;
   std::vector<std::vector<std::string>> rows;
-  for (const auto& sc : *schedules) {
-    out.push_back(ScheduleJson(sc));
-    std::string rs;
-    for (const auto& r : sc.ranges) rs += (rs.empty() ? "" : " ") + RangeText(r);
-    rows.push_back({std::to_string(sc.id), sc.external_id, sc.name.empty() ? "-" : sc.name,
-                    sc.calendar, rs.empty() ? "(none: never)" : rs,
-                    std::string(store::RecordSourceName(sc.source))});
+  for (auto& sc : *schedules) {
+    const std::string rs = AnnotateRanges(&sc);
+    rows.push_back({std::to_string(sc.value("id", int64_t{0})), Str(sc, "external_id"),
+                    Str(sc, "name"), Str(sc, "calendar"), rs.empty() ? "(none: never)" : rs,
+                    Str(sc, "source")});
   }
   if (c.args.json) {
-    PrintJson({{"schedules", out}});
+    PrintJson({{"schedules", *schedules}});
   } else {
     ctl::PrintTable({"ID", "EXTERNAL_ID", "NAME", "CALENDAR", "RANGES", "SOURCE"}, rows);
   }
@@ -1124,195 +998,147 @@ bool IsDate(std::string_view s) {
 }
 
 int HolidayAdd(int argc, char** argv) {
-  Command c;
-  int rc = Parse(argc, argv, "facegatectl holiday add", kHolidayAddHelp, {},
-                 {"--day-type", "--name"}, 2, 2, "expected CALENDAR and YYYY-MM-DD", &c);
+  ApiCommand c;
+  int rc = c.Parse(argc, argv, "facegatectl holiday add", kHolidayAddHelp, {},
+                   {"--day-type", "--name"}, 2, 2, "expected CALENDAR and YYYY-MM-DD");
   if (rc != kOk) return Done(rc);
-  store::Holiday h;
-  h.calendar = c.args.positional[0];
-  h.local_date = c.args.positional[1];
-  h.name = c.args.Value("--name").value_or("");
-  if (h.calendar.empty()) return ctl::UsageError(c.prog, "the calendar is empty", kHolidayAddHelp);
-  if (!IsDate(h.local_date)) {
-    return ctl::UsageError(c.prog, "expected a date YYYY-MM-DD, got " + Quoted(h.local_date),
-                           kHolidayAddHelp);
+  const std::string& calendar = c.args.positional[0];
+  const std::string& date = c.args.positional[1];
+  if (calendar.empty()) return ctl::UsageError(c.prog, "the calendar is empty", c.help);
+  if (!IsDate(date)) {
+    return ctl::UsageError(c.prog, "expected a date YYYY-MM-DD, got " + Quoted(date), c.help);
   }
+  json body = {{"calendar", calendar}, {"date", date}};
+  if (auto v = c.args.Value("--name")) body["name"] = *v;
   if (auto v = c.args.Value("--day-type")) {
     auto t = ctl::ParseInt(*v, store::kHolidayDayType, store::kSpecialDay2Type);
     if (!t) {
-      return ctl::UsageError(c.prog, "--day-type: expected 8, 9 or 10, got " + Quoted(*v),
-                             kHolidayAddHelp);
+      return ctl::UsageError(c.prog, "--day-type: expected 8, 9 or 10, got " + Quoted(*v), c.help);
     }
-    h.day_type = static_cast<int>(*t);
+    body["day_type"] = *t;
   }
-  auto session = ctl::OpenStoreSession(c.args.config);
-  if (!session.ok()) return ctl::Fail(c.prog, session.status());
-  Status st = session->store->CreateHoliday(h);
-  if (!st.ok()) return ctl::Fail(c.prog, st);
+  if (int r = c.Connect(); r != kOk) return r;
+  auto h = c.Send("POST", "/api/v1/holidays", body);
+  if (!h) return c.rc;
   if (c.args.json) {
-    PrintJson({{"calendar", h.calendar},
-               {"date", h.local_date},
-               {"day_type", h.day_type},
-               {"name", h.name},
-               {"source", "local"}});
+    PrintJson(*h);
   } else {
-    std::printf("holiday %s added to calendar %s (day type %d)%s%s\n", h.local_date.c_str(),
-                h.calendar.c_str(), h.day_type, h.name.empty() ? "" : ": ", h.name.c_str());
+    const std::string name = Str(*h, "name", "");
+    std::printf("holiday %s added to calendar %s (day type %d)%s%s\n", date.c_str(),
+                calendar.c_str(), h->value("day_type", 8), name.empty() ? "" : ": ", name.c_str());
   }
   return kOk;
 }
 
 int HolidayList(int argc, char** argv) {
-  Command c;
-  int rc = Parse(argc, argv, "facegatectl holiday list", kHolidayListHelp, {}, {}, 0, 0, "", &c);
+  ApiCommand c;
+  int rc = Start(&c, argc, argv, "facegatectl holiday list", kHolidayListHelp, {}, {"--calendar"},
+                 0, 0, "");
   if (rc != kOk) return Done(rc);
-  auto session = ctl::OpenStoreSession(c.args.config);
-  if (!session.ok()) return ctl::Fail(c.prog, session.status());
-  auto holidays = session->store->ListHolidays();
-  if (!holidays.ok()) return ctl::Fail(c.prog, holidays.status());
-  json out = json::array();
-  std::vector<std::vector<std::string>> rows;
-  for (const auto& h : *holidays) {
-    out.push_back({{"calendar", h.calendar},
-                   {"date", h.local_date},
-                   {"day_type", h.day_type},
-                   {"name", h.name},
-                   {"source", store::RecordSourceName(h.source)}});
-    rows.push_back({h.calendar, h.local_date, std::to_string(h.day_type),
-                    h.name.empty() ? "-" : h.name, std::string(store::RecordSourceName(h.source))});
-  }
+  // Not paged by cursor: every holiday up to the limit.
+  auto page =
+      c.Get("/api/v1/holidays?limit=1000" +
+            (c.args.Value("--calendar") ? "&calendar=" + UrlEncode(*c.args.Value("--calendar"))
+                                        : std::string()));
+  if (!page) return c.rc;
+  json items = page->value("items", json::array());
   if (c.args.json) {
-    PrintJson({{"holidays", out}});
-  } else {
-    ctl::PrintTable({"CALENDAR", "DATE", "DAY_TYPE", "NAME", "SOURCE"}, rows);
+    PrintJson({{"holidays", items}});
+    return kOk;
   }
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& h : items) {
+    rows.push_back({Str(h, "calendar"), Str(h, "date"), std::to_string(h.value("day_type", 8)),
+                    Str(h, "name"), Str(h, "source")});
+  }
+  ctl::PrintTable({"CALENDAR", "DATE", "DAY_TYPE", "NAME", "SOURCE"}, rows);
   return kOk;
 }
 
 // ---------------------------------------------------------------- rights
 
 int RightAdd(int argc, char** argv) {
-  Command c;
-  int rc = Parse(argc, argv, "facegatectl right add", kRightAddHelp, {},
-                 {"--user", "--group", "--door", "--schedule"}, 0, 0, "", &c);
+  ApiCommand c;
+  int rc = c.Parse(argc, argv, "facegatectl right add", kRightAddHelp, {},
+                   {"--user", "--group", "--door", "--schedule"}, 0, 0, "");
   if (rc != kOk) return Done(rc);
   const auto user = c.args.Value("--user"), group = c.args.Value("--group");
   const auto door = c.args.Value("--door"), schedule = c.args.Value("--schedule");
   if (user.has_value() == group.has_value()) {
-    return ctl::UsageError(c.prog, "give exactly one of --user and --group", kRightAddHelp);
+    return ctl::UsageError(c.prog, "give exactly one of --user and --group", c.help);
   }
-  if (!door) return ctl::UsageError(c.prog, "--door is required", kRightAddHelp);
-  auto session = ctl::OpenStoreSession(c.args.config);
-  if (!session.ok()) return ctl::Fail(c.prog, session.status());
-  store::Store& s = *session->store;
-  store::AccessRight r;
-  if (user) {
-    auto u = s.FindUserByExternalId(*user);
-    if (!u.ok()) return ctl::Fail(c.prog, u.status());
-    r.user_id = u->id;
-  } else {
-    auto g = FindGroup(s, *group);
-    if (!g.ok()) return ctl::Fail(c.prog, g.status());
-    r.group_id = g->id;
-  }
-  auto d = ctl::FindDoor(s, *door);
-  if (!d.ok()) return ctl::Fail(c.prog, d.status());
-  r.door_id = d->id;
-  if (schedule) {
-    auto sc = FindSchedule(s, *schedule);
-    if (!sc.ok()) return ctl::Fail(c.prog, sc.status());
-    r.schedule_id = sc->id;
-  }
-  auto id = s.CreateAccessRight(r);
-  if (!id.ok()) return ctl::Fail(c.prog, id.status());
-  const std::string holder = user ? "user " + *user : "group " + *group;
+  if (!door) return ctl::UsageError(c.prog, "--door is required", c.help);
+  json body = {{"door", *door}};
+  if (user) body["user"] = *user;
+  if (group) body["group"] = *group;
+  if (schedule) body["schedule"] = *schedule;
+  if (int r = c.Connect(); r != kOk) return r;
+  auto right = c.Send("POST", "/api/v1/rights", body);
+  if (!right) return c.rc;
   if (c.args.json) {
-    PrintJson({{"id", *id},
-               {"user", user ? json(*user) : json(nullptr)},
-               {"group", group ? json(*group) : json(nullptr)},
-               {"door", *door},
-               {"schedule", schedule ? json(*schedule) : json(nullptr)}});
+    PrintJson(*right);
   } else {
-    std::printf("right %lld added: %s may pass door %s %s\n", static_cast<long long>(*id),
-                holder.c_str(), door->c_str(),
-                schedule ? ("within schedule " + *schedule).c_str() : "at any time");
+    const std::string holder = user ? "user " + *user : "group " + *group;
+    std::printf("right %lld added: %s may pass door %s %s\n",
+                static_cast<long long>(right->value("id", int64_t{0})), holder.c_str(),
+                door->c_str(), schedule ? ("within schedule " + *schedule).c_str() : "at any time");
   }
   return kOk;
 }
 
 int RightList(int argc, char** argv) {
-  Command c;
-  int rc = Parse(argc, argv, "facegatectl right list", kRightListHelp, {},
-                 {"--user", "--group", "--door"}, 0, 0, "", &c);
+  ApiCommand c;
+  int rc = Start(&c, argc, argv, "facegatectl right list", kRightListHelp, {},
+                 {"--user", "--group", "--door"}, 0, 0, "");
   if (rc != kOk) return Done(rc);
-  auto session = ctl::OpenStoreSession(c.args.config);
-  if (!session.ok()) return ctl::Fail(c.prog, session.status());
-  store::Store& s = *session->store;
-  store::AccessRightFilter filter;
-  std::vector<int64_t> via_groups;  // --user: the user's groups, whose rights apply too
-  if (auto v = c.args.Value("--user")) {
-    auto u = s.FindUserByExternalId(*v);
-    if (!u.ok()) return ctl::Fail(c.prog, u.status());
-    filter.user_id = u->id;
-    auto groups = s.ListGroupsOfUser(u->id);
-    if (!groups.ok()) return ctl::Fail(c.prog, groups.status());
-    via_groups = *groups;
-  }
-  if (auto v = c.args.Value("--group")) {
-    auto g = FindGroup(s, *v);
-    if (!g.ok()) return ctl::Fail(c.prog, g.status());
-    filter.group_id = g->id;
-  }
-  if (auto v = c.args.Value("--door")) {
-    auto d = ctl::FindDoor(s, *v);
-    if (!d.ok()) return ctl::Fail(c.prog, d.status());
-    filter.door_id = d->id;
-  }
-  auto names = Names::Load(s);
-  if (!names.ok()) return ctl::Fail(c.prog, names.status());
-  json out = json::array();
-  std::vector<std::vector<std::string>> rows;
-  auto add = [&](const store::AccessRightFilter& f, std::optional<std::string> via) -> Status {
-    auto rights = s.ListAccessRights(f);
-    if (!rights.ok()) return rights.status();
-    for (const auto& r : *rights) {
-      out.push_back(RightJson(r, *names, via));
-      rows.push_back(RightRow(r, *names, via.has_value()));
-    }
-    return Status::Ok();
-  };
-  if (Status st = add(filter, std::nullopt); !st.ok()) return ctl::Fail(c.prog, st);
-  if (filter.user_id && !filter.group_id) {
-    for (int64_t g : via_groups) {
-      store::AccessRightFilter f;
-      f.group_id = g;
-      f.door_id = filter.door_id;
-      if (Status st = add(f, Names::Of(names->groups, g)); !st.ok()) return ctl::Fail(c.prog, st);
+  const auto user = c.args.Value("--user"), group = c.args.Value("--group");
+  const auto door = c.args.Value("--door");
+  auto rights = c.GetAll("/api/v1/rights" +
+                         ctl::QueryString({{"user", user}, {"group", group}, {"door", door}}));
+  if (!rights) return c.rc;
+  if (user && !group) {
+    // The user's groups' rights apply too.
+    auto u = c.Get(Path("users", *user));
+    if (!u) return c.rc;
+    for (const auto& g : u->value("groups", json::array())) {
+      if (!g.is_string()) continue;
+      auto via = c.GetAll("/api/v1/rights" +
+                          ctl::QueryString({{"group", g.get<std::string>()}, {"door", door}}));
+      if (!via) return c.rc;
+      for (auto& r : *via) {
+        r["via_group"] = g;
+        rights->push_back(std::move(r));
+      }
     }
   }
   if (c.args.json) {
-    PrintJson({{"rights", out}});
-  } else {
-    ctl::PrintTable({"ID", "HOLDER", "DOOR", "SCHEDULE", "SOURCE"}, rows);
+    PrintJson({{"rights", *rights}});
+    return kOk;
   }
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& r : *rights) {
+    rows.push_back({std::to_string(r.value("id", int64_t{0})),
+                    RightHolder(r) + (r.contains("via_group") ? " (via)" : ""), Str(r, "door"),
+                    Str(r, "schedule", "any time"), Str(r, "source")});
+  }
+  ctl::PrintTable({"ID", "HOLDER", "DOOR", "SCHEDULE", "SOURCE"}, rows);
   return kOk;
 }
 
 int RightRemove(int argc, char** argv) {
-  Command c;
-  int rc = Parse(argc, argv, "facegatectl right remove", kRightRemoveHelp, {}, {}, 1, 1,
-                 "no right id given", &c);
+  ApiCommand c;
+  int rc = c.Parse(argc, argv, "facegatectl right remove", kRightRemoveHelp, {}, {}, 1, 1,
+                   "no right id given");
   if (rc != kOk) return Done(rc);
   auto id = ctl::ParseInt(c.args.positional[0], 1, INT64_MAX);
   if (!id) {
     return ctl::UsageError(
         c.prog, "expected a right id (a positive number), got " + Quoted(c.args.positional[0]),
-        kRightRemoveHelp);
+        c.help);
   }
-  auto session = ctl::OpenStoreSession(c.args.config);
-  if (!session.ok()) return ctl::Fail(c.prog, session.status());
-  Status st = session->store->DeleteAccessRight(*id);
-  if (!st.ok()) return ctl::Fail(c.prog, st);
+  if (int r = c.Connect(); r != kOk) return r;
+  auto r = c.Call("DELETE", "/api/v1/rights/" + std::to_string(*id));
+  if (!r) return c.rc;
   if (c.args.json) {
     PrintJson({{"id", *id}, {"removed", true}});
   } else {
@@ -1361,7 +1187,8 @@ int RunSiteCommand(const std::string& group, int argc, char** argv) {
                      {"update", UserUpdate},
                      {"list", UserList},
                      {"show", UserShow},
-                     {"erase", UserErase}},
+                     {"erase", UserErase},
+                     {"export", UserExport}},
                     argc, argv);
   }
   if (group == "door") {
