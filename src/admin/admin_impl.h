@@ -231,7 +231,6 @@ class AdminApiImpl final : public AdminApi, public std::enable_shared_from_this<
 // JSON forms shared between resources.
 json UserJson(const store::User& u);
 json TemplateJson(const store::TemplateInfo& t);
-json QualityJson(const face::FaceQuality& q);
 json EventJson(const store::StoredEvent& e);
 json DeviceJson(const store::Device& d);
 

@@ -10,6 +10,7 @@
 #include "api/capture_request.h"
 #include "facegate/core/time_format.h"
 #include "facegate/face/matching.h"
+#include "facegate/face/quality_json.h"
 
 namespace facegate::admin::internal {
 
@@ -273,7 +274,7 @@ Reply AdminApiImpl::ImportBatch(Call& c) {
         break;
       }
       w.templates.push_back(*t);
-      w.qualities.push_back(QualityJson(a.faces[a.selected].quality));
+      w.qualities.push_back(face::QualityJson(a.faces[a.selected].quality));
     }
   }
 

@@ -5,6 +5,7 @@
 
 #include "admin/admin_impl.h"
 #include "facegate/face/matching.h"
+#include "facegate/face/quality_json.h"
 
 namespace facegate::admin::internal {
 
@@ -31,19 +32,6 @@ json TemplateJson(const store::TemplateInfo& t) {
           {"quality", quality.is_discarded() ? json::object() : quality},
           {"created_at", TimeJson(t.created_at)},
           {"key_id", t.key_id}};
-}
-
-json QualityJson(const face::FaceQuality& q) {
-  return {{"detection_score", q.detection_score},
-          {"interocular_px", q.interocular_px},
-          {"sharpness", q.sharpness},
-          {"yaw_deg", q.yaw_deg},
-          {"pitch_deg", q.pitch_deg},
-          {"roll_deg", q.roll_deg},
-          {"brightness", q.brightness},
-          {"brightness_p5", q.brightness_p5},
-          {"brightness_p95", q.brightness_p95},
-          {"saturated_fraction", q.saturated_fraction}};
 }
 
 json EventJson(const store::StoredEvent& s) {
@@ -107,7 +95,7 @@ Reply FaceRefusal(const face::FaceAnalysis& a) {
                        a.message.empty() ? std::string(face::ReasonName(a.verdict)) : a.message);
   r.body["faces"] = a.faces.size();
   if (a.selected >= 0 && a.selected < static_cast<int>(a.faces.size())) {
-    r.body["quality"] = QualityJson(a.faces[a.selected].quality);
+    r.body["quality"] = face::QualityJson(a.faces[a.selected].quality);
   }
   return r;
 }
@@ -346,7 +334,7 @@ Reply AdminApiImpl::EnrollFace(Call& c) {
   if (!analysis->accepted()) return FaceRefusal(*analysis);
   auto probe = analysis->AcceptedTemplate();
   if (!probe.ok()) return StatusReply(probe.status());
-  json quality = QualityJson(analysis->faces[analysis->selected].quality);
+  json quality = face::QualityJson(analysis->faces[analysis->selected].quality);
 
   json duplicate_of = nullptr;
   if (auto other = DuplicateOf(*probe, u->id)) {

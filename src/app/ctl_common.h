@@ -1,11 +1,10 @@
-// Helpers shared by the facegatectl commands that work on the store of this host (site
-// administration, devices, face enrollment): argument parsing with the common options
-// (--config, --json, --help), the daemon's configuration, the store opened as facegated
-// opens it, and the exit codes every command uses (0 done, 1 failure, 2 usage error).
-//
-// Until the admin API exists these commands write the database directly, next to a running
-// facegated (SQLite's locking serialises the writers; the daemon notices the changes through
-// the template change log and the data version). Run them as the daemon's user.
+// Helpers shared by the facegatectl commands: argument parsing with the common options
+// (--config, --json, --help), the daemon's configuration, the store opened as facegated opens
+// it (for the commands that work on this host's files: `store ...`, `token create
+// --bootstrap`), and the exit codes every command uses (0 done, 1 failure, 2 usage error, and
+// for the commands that talk to the admin API 3 unreachable, 4 denied, 5 not found, 6
+// conflict). Site administration goes through the admin API (ctl_client.h); the local store
+// commands run as the daemon's user.
 // Thread-safety: none needed; one command per process.
 #pragma once
 

@@ -14,6 +14,7 @@
 #include "facegate/core/files.h"
 #include "facegate/face/face_engine.h"
 #include "facegate/face/matching.h"
+#include "facegate/face/quality_json.h"
 
 namespace facegate::app {
 namespace {
@@ -29,7 +30,7 @@ constexpr const char* kFaceHelp =
     "Commands:\n"
     "  embed IMAGE...   faces, landmarks, quality values and templates of each image\n"
     "  compare A B      distance between the largest faces of two images, and the verdict\n"
-    "  enroll EXTERNAL_ID IMAGE...   store a user's face templates (needs the store)\n"
+    "  enroll EXTERNAL_ID IMAGE...   enroll a user's faces through the admin API\n"
     "\n"
     "Run 'facegatectl face COMMAND --help' for a command's options.\n";
 
@@ -161,19 +162,6 @@ Result<face::FaceAnalysis> AnalyzeFile(face::FaceEngine& engine, const std::stri
   return engine.Analyze(std::move(r));
 }
 
-nlohmann::json QualityJson(const face::FaceQuality& q) {
-  return {{"detection_score", q.detection_score},
-          {"interocular_px", q.interocular_px},
-          {"sharpness", q.sharpness},
-          {"yaw_deg", q.yaw_deg},
-          {"pitch_deg", q.pitch_deg},
-          {"roll_deg", q.roll_deg},
-          {"brightness", q.brightness},
-          {"brightness_p5", q.brightness_p5},
-          {"brightness_p95", q.brightness_p95},
-          {"saturated_fraction", q.saturated_fraction}};
-}
-
 nlohmann::json AnalysisJson(const std::string& file, const face::FaceAnalysis& a) {
   nlohmann::json faces = nlohmann::json::array();
   for (const auto& f : a.faces) {
@@ -186,7 +174,7 @@ nlohmann::json AnalysisJson(const std::string& file, const face::FaceAnalysis& a
           {"width", f.box.width},
           {"height", f.box.height}}},
         {"landmarks", landmarks},
-        {"quality", QualityJson(f.quality)},
+        {"quality", face::QualityJson(f.quality)},
         {"reason", face::ReasonName(f.reason)},
         {"message", f.message},
     };
@@ -342,7 +330,7 @@ int Compare(int argc, char** argv) {
                         {"width", f.box.width},
                         {"height", f.box.height}}},
                       {"reason", face::ReasonName(f.reason)},
-                      {"quality", QualityJson(f.quality)}});
+                      {"quality", face::QualityJson(f.quality)}});
   }
   const auto level = options->matching.security_level;
   const face::MatchPolicy policy = face::PolicyFor(level, options->matching.margin);

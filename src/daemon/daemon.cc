@@ -167,6 +167,13 @@ Result<std::shared_ptr<asio::ssl::context>> Daemon::Impl::MakeTls(const net::Lis
 
 Status Daemon::Impl::WritePortsFile() {
   if (options.server.ports_file.empty()) return Status::Ok();
+  // A missing directory is made (a fresh checkout's var/run); an existing one is left as it is
+  // (systemd's RuntimeDirectory has its own owner and mode).
+  const auto parent = options.server.ports_file.parent_path();
+  std::error_code ec;
+  if (!parent.empty() && !std::filesystem::exists(parent, ec)) {
+    FACEGATE_RETURN_IF_ERROR(EnsureDirectory(parent, 0755));
+  }
   nlohmann::json ports = nlohmann::json::object();
   for (const auto& s : servers) ports[s->options().name] = s->bound_port();
   nlohmann::json doc = {{"pid", ::getpid()}, {"ports", ports}};
