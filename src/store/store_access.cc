@@ -505,14 +505,17 @@ Status StoreImpl::DeleteSchedule(int64_t schedule_id) {
   Result<Transaction> txn = Transaction::Begin(*db_);
   if (!txn.ok()) return txn.status();
   FACEGATE_RETURN_IF_ERROR(RequireRow(*db_, "schedules", "schedule_id", schedule_id, "schedule"));
-  Result<Stmt> in_use = db_->Prepare("SELECT count(*) FROM access_rights WHERE schedule_id = ?");
+  // The external id names it in the message: that is what admins know it by.
+  Result<Stmt> in_use = db_->Prepare(
+      "SELECT count(*), (SELECT external_id FROM schedules WHERE schedule_id = ?1) "
+      "FROM access_rights WHERE schedule_id = ?1");
   if (!in_use.ok()) return in_use.status();
   in_use->Bind(1, schedule_id);
   Result<bool> row = in_use->Step();
   if (!row.ok()) return row.status();
   if (const int64_t n = in_use->Int(0); n > 0) {
     return Status::FailedPrecondition(
-        "schedule " + std::to_string(schedule_id) + " is used by " + std::to_string(n) +
+        "schedule " + std::string(in_use->Text(1)) + " is used by " + std::to_string(n) +
         " access right(s): delete them or give them another schedule first");
   }
   in_use->Reset();

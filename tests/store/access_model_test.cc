@@ -181,7 +181,7 @@ TEST_F(AccessModelTest, ScheduleInUseCannotBeDeleted) {
   const int64_t right = AddRight({.user_id = ada, .door_id = door, .schedule_id = office});
   // Deleting it would otherwise either drop the right or, worse, leave it valid at any time.
   ExpectError(store_->DeleteSchedule(office), StatusCode::kFailedPrecondition,
-              "is used by 1 access right(s)");
+              "schedule office is used by 1 access right(s)");
   ASSERT_TRUE(store_->DeleteAccessRight(right).ok());
   ASSERT_TRUE(store_->DeleteSchedule(office).ok());
   RawDb raw(options_.db_file);
