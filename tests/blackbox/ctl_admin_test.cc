@@ -11,6 +11,7 @@
 
 #include "blackbox/ctl_api_fixture.h"
 #include "facegate/core/files.h"
+#include "facegate/net/pki.h"
 
 namespace facegate::testing {
 namespace {
@@ -111,6 +112,17 @@ TEST_F(CtlAdminTest, ExitCodes) {
                    (daemon_.pki_dir() / "ca.crt").string(), "--token-file", token_file_.string()});
   EXPECT_EQ(r.code, 3) << Describe(r);
   EXPECT_THAT(r.err, HasSubstr("127.0.0.1:1"));
+  // 3 as well: the daemon's certificate is not signed by the CA given (pinning: the system's
+  // trust store is never consulted).
+  auto other_ca = net::LocalCa::OpenOrCreate(daemon_.dir() / "other-ca", SystemClock::Instance(),
+                                             std::chrono::hours(24));
+  ASSERT_TRUE(other_ca.ok()) << other_ca.status().ToString();
+  r = RunCtl(
+      daemon_.dir(),
+      {"status", "--url", "https://127.0.0.1:" + std::to_string(daemon_.admin_port()), "--ca",
+       (daemon_.dir() / "other-ca" / "ca.crt").string(), "--token-file", token_file_.string()});
+  EXPECT_EQ(r.code, 3) << Describe(r);
+  EXPECT_THAT(r.err, HasSubstr("certificate")) << Describe(r);
   // 4: an unknown token.
   const auto bad = WriteToken("bad.token", "fgt_" + std::string(43, 'A'));
   ExpectExit(CtlWith(bad, {"user", "list"}), 4, "401");
