@@ -408,6 +408,29 @@ TEST_F(AdminFaceTest, FaceEnrollAnswersTheQualityReportAndRefusesBadPhotos) {
   EXPECT_EQ(r.json["index"]["templates"], 2) << Describe(r);
 }
 
+TEST_F(AdminApiTest, FaceDuplicateFlagPolicyEnrollsAndSaysWho) {
+  if (!std::filesystem::exists(ModelsDir() / "shape_predictor_68_face_landmarks.dat")) {
+    GTEST_SKIP() << "no model files in " << ModelsDir() << " (run scripts/setup)";
+  }
+  daemon_.config()["admin"] = {{"duplicate_enrollment", "flag"}};
+  StartDaemon(/*face=*/true);
+  for (const char* id : {"ada", "twin"}) {
+    ASSERT_EQ(admin_->Post("/api/v1/users", {{"external_id", id}}).status, 201);
+  }
+  auto enroll = [&](const std::string& user, const std::string& jpeg) {
+    return admin_->Call("POST", "/api/v1/users/" + user + "/faces", jpeg, "image/jpeg");
+  };
+  ApiReply r = enroll("ada", Capture(kAdaEnrolled));
+  ASSERT_EQ(r.status, 201) << Describe(r);
+  EXPECT_TRUE(r.json["duplicate_of"].is_null());
+  r = enroll("twin", Capture(kAdaAtTheDoor, 80));
+  ASSERT_EQ(r.status, 201) << "flag enrolls the face: " << Describe(r);
+  EXPECT_EQ(r.json["duplicate_of"], "ada");
+  r = admin_->Get("/api/v1/audit?action=face.enroll&limit=1");
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(r.json["items"][0]["details"]["duplicate_of"], "ada") << Describe(r);
+}
+
 // The ciphertext of every template of `user_id`, read from the database as an attacker with
 // the files would.
 std::vector<std::string> CiphertextsOf(const std::filesystem::path& db_file, int64_t user_id) {
