@@ -308,6 +308,45 @@ TEST_F(AdminApiTest, EventsFilterPageAndExportAsCsv) {
   EXPECT_EQ(std::count(r.body.begin(), r.body.end(), '\n'), 4) << r.body;  // header + 3
 }
 
+TEST_F(AdminApiTest, RetentionPurgeDeletesOldEventsAndAuditRows) {
+  daemon_.config()["admin"] = {{"event_retention_days", 30}, {"audit_retention_days", 60}};
+  StartDaemon();
+  const auto now = SystemClock::Instance().Now();
+  const auto days = [](int n) { return std::chrono::hours(24) * n; };
+  {
+    store::StoreOptions o;
+    o.db_file = daemon_.data_dir() / "facegate.db";
+    o.key_dir = daemon_.data_dir() / "keys";
+    auto s = store::Store::Open(o, SystemClock::Instance());
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    for (int age : {45, 1}) {
+      store::AccessEvent e;
+      e.time = now - days(age);
+      e.reason = "aged_" + std::to_string(age);
+      ASSERT_TRUE((*s)->RecordEvent(e, {}).ok());
+    }
+    for (int age : {90, 45}) {
+      store::AuditEntry a;
+      a.at = now - days(age);
+      a.actor = "facegatectl";
+      a.action = "test.aged_" + std::to_string(age);
+      ASSERT_TRUE((*s)->AppendAudit(a).ok());
+    }
+  }
+  // The purge runs at start-up and then hourly.
+  ASSERT_TRUE(daemon_.Stop().has_value());
+  ASSERT_TRUE(daemon_.Start().ok());
+  ASSERT_TRUE(daemon_.WaitForLog("retention purge")) << daemon_.log();
+  ApiReply r = admin_->Get("/api/v1/events");
+  ASSERT_EQ(r.status, 200) << Describe(r);
+  ASSERT_EQ(r.json["items"].size(), 1u) << Describe(r);
+  EXPECT_EQ(r.json["items"][0]["reason"], "aged_1");
+  r = admin_->Get("/api/v1/audit?action=test.");
+  ASSERT_EQ(r.status, 200) << Describe(r);
+  ASSERT_EQ(r.json["items"].size(), 1u) << Describe(r);
+  EXPECT_EQ(r.json["items"][0]["action"], "test.aged_45");
+}
+
 // ------------------------------------------------------------------ integrations
 
 TEST_F(AdminApiTest, IntegrationsHaveSettingsAndStatusAndSyncMakesRecordsReadOnly) {
