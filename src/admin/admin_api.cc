@@ -130,13 +130,6 @@ Result<json> ParseJsonObject(const Call& call, Reply* error) {
 
 namespace {
 
-std::optional<int64_t> ParseInt64(std::string_view s) {
-  int64_t v = 0;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
-  return v;
-}
-
 int HexValue(char c) {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
@@ -164,6 +157,13 @@ std::map<std::string, std::string, std::less<>> ParseQuery(std::string_view targ
 }
 
 }  // namespace
+
+std::optional<int64_t> ParseInt64(std::string_view s) {
+  int64_t v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
+  return v;
+}
 
 std::string PercentDecode(std::string_view s, bool plus_is_space) {
   std::string out;
@@ -272,6 +272,14 @@ std::optional<Clock::WallTime> TimeQuery(const Call& call, const char* name, Fie
   auto t = ParseRfc3339(*v);
   if (!t) e->Add(name, "expected an RFC 3339 time such as 2026-12-01T08:00:00Z");
   return t;
+}
+
+std::unordered_map<int64_t, std::string> DoorExternalIds(store::Store& store) {
+  std::unordered_map<int64_t, std::string> out;
+  if (auto doors = store.ListDoors(); doors.ok()) {
+    for (const auto& d : *doors) out.emplace(d.id, d.external_id);
+  }
+  return out;
 }
 
 json TimeJson(const std::optional<Clock::WallTime>& t) {

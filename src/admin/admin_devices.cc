@@ -72,14 +72,13 @@ Reply AdminApiImpl::ListDevices(Call& c) {
   if (!e.empty()) return e.ToReply();
   auto devices = store().ListDevices(page.cursor, page.limit);
   if (!devices.ok()) return StatusReply(devices.status());
-  auto doors = store().ListDoors();
+  const auto doors = DoorExternalIds(store());
   json items = json::array();
   for (const auto& d : *devices) {
     json j = DeviceJson(d);
     j["door"] = nullptr;
-    if (doors.ok() && d.door_id) {
-      for (const auto& door : *doors)
-        if (door.id == *d.door_id) j["door"] = door.external_id;
+    if (auto it = d.door_id ? doors.find(*d.door_id) : doors.end(); it != doors.end()) {
+      j["door"] = it->second;
     }
     items.push_back(std::move(j));
   }
@@ -369,7 +368,7 @@ Reply AdminApiImpl::ExportEventsCsv(Call& c) {
   if (auto refused = ReadEventFilter(store(), c, &f, &page)) return *refused;
   // The whole range, page by page (the limit parameter sizes the store reads only).
   f.limit = 1000;
-  auto doors = store().ListDoors();
+  const auto doors = DoorExternalIds(store());
   std::string csv = "id,time,door,device_id,user,decision,reason,distance,latency_ms,repeat\r\n";
   int64_t rows = 0;
   for (;;) {
@@ -377,9 +376,9 @@ Reply AdminApiImpl::ExportEventsCsv(Call& c) {
     if (!events.ok()) return StatusReply(events.status());
     for (const auto& ev : *events) {
       std::string door;
-      if (doors.ok() && ev.event.door_id) {
-        for (const auto& d : *doors)
-          if (d.id == *ev.event.door_id) door = d.external_id;
+      if (auto it = ev.event.door_id ? doors.find(*ev.event.door_id) : doors.end();
+          it != doors.end()) {
+        door = it->second;
       }
       char distance[32] = "";
       if (ev.event.distance) std::snprintf(distance, sizeof distance, "%.4f", *ev.event.distance);

@@ -101,6 +101,8 @@ std::optional<std::optional<Clock::WallTime>> TimeField(const json& o, const cha
 std::optional<Clock::WallTime> TimeQuery(const Call& call, const char* name, FieldErrors* e);
 
 json TimeJson(const std::optional<Clock::WallTime>& t);
+// A whole decimal integer (ids in paths and cursors), or none.
+std::optional<int64_t> ParseInt64(std::string_view s);
 // %XX escapes; '+' is a space in query strings only.
 std::string PercentDecode(std::string_view s, bool plus_is_space);
 
@@ -227,6 +229,10 @@ class AdminApiImpl final : public AdminApi, public std::enable_shared_from_this<
   Counter* forbidden_ = nullptr;
   MetricsRegistry* metrics_ = nullptr;
 };
+
+// Door id -> external id, read once per request (lists and exports name doors by external id;
+// empty when the doors cannot be read).
+std::unordered_map<int64_t, std::string> DoorExternalIds(store::Store& store);
 
 // JSON forms shared between resources.
 json UserJson(const store::User& u);

@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <condition_variable>
+#include <numeric>
 #include <thread>
 
 #include "admin/admin_impl.h"
@@ -38,23 +39,6 @@ struct RowWork {
   std::string other_user;
   int existing_templates = 0;
 };
-
-std::string ImportReason(face::Reason r) {
-  switch (r) {
-    case face::Reason::kEmptyImage:
-    case face::Reason::kUnsupportedFormat:
-      return "unsupported_format";
-    case face::Reason::kCorruptImage:
-    case face::Reason::kImageTooLarge:
-      return "corrupt_image";
-    case face::Reason::kNoFace:
-      return "no_face";
-    case face::Reason::kMultipleFaces:
-      return "multiple_faces";
-    default:
-      return "low_quality";
-  }
-}
 
 void Reject(RowWork& w, std::string reason, std::string message) {
   if (!w.status.empty()) return;
@@ -197,12 +181,11 @@ Reply AdminApiImpl::ImportBatch(Call& c) {
       clock().Monotonic() + std::chrono::milliseconds(options().enroll_timeout_ms);
   std::mutex mu;
   std::condition_variable cv;
-  size_t pending = 0;
-  std::vector<size_t> to_submit;
-  for (size_t i = 0; i < photos.size(); ++i) to_submit.push_back(i);
-  while (!to_submit.empty() || pending > 0) {
-    std::vector<size_t> retry;
-    for (size_t i : to_submit) {
+  size_t pending = 0;  // GUARDED_BY(mu)
+  std::vector<size_t> todo(photos.size());
+  std::iota(todo.begin(), todo.end(), 0);
+  while (!todo.empty()) {
+    for (size_t i : todo) {
       face::AnalyzeRequest req;
       req.image = std::string(photos[i].bytes);
       req.priority = face::Priority::kBulk;
@@ -217,33 +200,28 @@ Reply AdminApiImpl::ImportBatch(Call& c) {
         --pending;
         cv.notify_all();
       });
-      if (!s.ok()) {
+      if (!s.ok()) {  // refused at once (queue full, stopping): its callback never comes
         std::lock_guard lock(mu);
         --pending;
-        if (s.code() == StatusCode::kResourceExhausted && clock().Monotonic() < deadline) {
-          retry.push_back(i);
-        } else {
-          photos[i].result = s;
-        }
+        photos[i].result = s;
       }
     }
-    std::unique_lock lock(mu);
-    if (!retry.empty()) {
-      cv.wait_for(lock, std::chrono::milliseconds(20));
-    } else {
+    {
+      std::unique_lock lock(mu);
       cv.wait(lock, [&] { return pending == 0; });
     }
-    for (size_t i = 0; i < photos.size(); ++i) {
-      auto& res = photos[i].result;
-      if (res && !res->ok() && res->status().code() == StatusCode::kResourceExhausted &&
-          clock().Monotonic() < deadline) {
-        res.reset();
-        retry.push_back(i);
+    // Refused by a full queue or displaced by captures: again, while the deadline allows.
+    std::vector<size_t> again;
+    for (size_t i : todo) {
+      const auto& r = photos[i].result;
+      if (r && !r->ok() && r->status().code() == StatusCode::kResourceExhausted) {
+        again.push_back(i);
       }
     }
-    to_submit = std::move(retry);
-    if (to_submit.empty() && pending == 0) break;
-    lock.unlock();
+    if (again.empty() || clock().Monotonic() >= deadline) break;  // the rest stays "busy"
+    for (size_t i : again) photos[i].result.reset();
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    todo = std::move(again);
   }
 
   // 3. Verdicts per row: every photo must pass.
@@ -265,7 +243,7 @@ Reply AdminApiImpl::ImportBatch(Call& c) {
         std::string msg =
             "photo " + p.key + ": " +
             (a.message.empty() ? std::string(face::ReasonName(a.verdict)) : a.message);
-        Reject(w, ImportReason(a.verdict), msg);
+        Reject(w, std::string(face::ReasonCategory(a.verdict)), msg);
         break;
       }
       auto t = a.AcceptedTemplate();

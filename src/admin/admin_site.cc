@@ -10,6 +10,7 @@
 #include <unordered_map>
 
 #include "admin/admin_impl.h"
+#include "facegate/access/schedule_text.h"
 #include "facegate/face/matching.h"
 
 namespace facegate::admin::internal {
@@ -20,13 +21,6 @@ constexpr size_t kMaxName = 256;
 constexpr size_t kMaxCalendar = 64;
 
 std::string Quoted(std::string_view s) { return "'" + std::string(s) + "'"; }
-
-std::optional<int64_t> ParseInt64(std::string_view s) {
-  int64_t v = 0;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (s.empty() || ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
-  return v;
-}
 
 // Every member of `body` not in `known` is an error.
 void RejectUnknown(const json& body, std::initializer_list<const char*> known, FieldErrors* e) {
@@ -184,62 +178,12 @@ json GroupJson(const store::AccessGroup& g) {
 
 // ---------------------------------------------------------------- schedules
 
-constexpr const char* kDayNames[] = {"",    "mon", "tue",     "wed",      "thu",     "fri",
-                                     "sat", "sun", "holiday", "special1", "special2"};
-
-// One day: mon..sun, holiday, special1, special2, or its number 1..10.
-std::optional<int> ParseDay(std::string_view s) {
-  for (int d = store::kFirstWeekday; d <= store::kSpecialDay2Type; ++d) {
-    if (s == kDayNames[d]) return d;
-  }
-  if (auto n = ParseInt64(s); n && *n >= store::kFirstWeekday && *n <= store::kSpecialDay2Type) {
-    return static_cast<int>(*n);
-  }
-  return std::nullopt;
-}
-
-// A day, a span (mon-fri) or a list (sat,sun) of them, as facegatectl's --range takes them.
-std::optional<std::vector<int>> ParseDays(std::string_view days) {
-  std::vector<int> out;
-  size_t pos = 0;
-  while (pos <= days.size()) {
-    size_t comma = days.find(',', pos);
-    if (comma == std::string_view::npos) comma = days.size();
-    const std::string_view item = days.substr(pos, comma - pos);
-    const size_t span = item.find('-');
-    auto first = ParseDay(item.substr(0, span));
-    auto last = span == std::string_view::npos ? first : ParseDay(item.substr(span + 1));
-    if (!first || !last || *last < *first) return std::nullopt;
-    for (int d = *first; d <= *last; ++d) out.push_back(d);
-    pos = comma + 1;
-  }
-  return out;
-}
-
-// "HH:MM" -> minutes from midnight; 24:00 only where `allow_midnight_end`.
-std::optional<int> ParseClock(std::string_view s, bool allow_midnight_end) {
-  if (s.size() != 5 || s[2] != ':') return std::nullopt;
-  auto h = ParseInt64(s.substr(0, 2));
-  auto m = ParseInt64(s.substr(3, 2));
-  if (!h || !m || *h < 0 || *h > 24 || *m < 0 || *m > 59) return std::nullopt;
-  const int minute = static_cast<int>(*h * 60 + *m);
-  if (minute > store::kMinutesPerDay || (minute == store::kMinutesPerDay && !allow_midnight_end)) {
-    return std::nullopt;
-  }
-  return minute;
-}
-
-std::string ClockText(int minute) {
-  char buf[16];
-  std::snprintf(buf, sizeof buf, "%02d:%02d", minute / 60, minute % 60);
-  return buf;
-}
-
 json ScheduleJson(const store::Schedule& sc) {
   json ranges = json::array();
   for (const auto& r : sc.ranges) {
-    ranges.push_back(
-        {{"day", r.day}, {"start", ClockText(r.start_minute)}, {"end", ClockText(r.end_minute)}});
+    ranges.push_back({{"day", r.day},
+                      {"start", access::ClockText(r.start_minute)},
+                      {"end", access::ClockText(r.end_minute)}});
   }
   return {{"id", sc.id},
           {"external_id", sc.external_id},
@@ -290,9 +234,9 @@ std::optional<std::vector<store::ScheduleRange>> ReadRanges(const json& body, Fi
         bad = true;
         continue;
       }
-      days = ParseDays(std::string_view(text).substr(0, colon));
-      start = ParseClock(std::string_view(text).substr(colon + 1, dash - colon - 1), false);
-      end = ParseClock(std::string_view(text).substr(dash + 1), true);
+      days = access::ParseDays(std::string_view(text).substr(0, colon));
+      start = access::ParseClock(std::string_view(text).substr(colon + 1, dash - colon - 1), false);
+      end = access::ParseClock(std::string_view(text).substr(dash + 1), true);
       if (!days) e->Add(at, std::string("day: ") + kDayProblem);
       if (!start || !end) e->Add(at, "times are HH:MM, 00:00 to 23:59 (24:00 as the end)");
       if (start && end && *end <= *start) e->Add(at, std::string("end ") + kMidnightProblem);
@@ -314,7 +258,7 @@ std::optional<std::vector<store::ScheduleRange>> ReadRanges(const json& body, Fi
           e->Add(at + ".day", kDayProblem);
         }
       } else if (day->is_string()) {
-        days = ParseDays(day->get<std::string>());
+        days = access::ParseDays(day->get<std::string>());
         if (!days) e->Add(at + ".day", kDayProblem);
       } else {
         e->Add(at + ".day", kDayProblem);
@@ -325,7 +269,8 @@ std::optional<std::vector<store::ScheduleRange>> ReadRanges(const json& body, Fi
           e->Add(at + "." + name, "required");
           return std::nullopt;
         }
-        auto m = v->is_string() ? ParseClock(v->get<std::string>(), midnight) : std::nullopt;
+        auto m =
+            v->is_string() ? access::ParseClock(v->get<std::string>(), midnight) : std::nullopt;
         if (!m) {
           e->Add(at + "." + name,
                  midnight ? "expected HH:MM, 00:01 to 24:00" : "expected HH:MM, 00:00 to 23:59");
@@ -377,24 +322,6 @@ json HolidayJson(const store::Holiday& h) {
           {"day_type", h.day_type},
           {"name", h.name},
           {"source", store::RecordSourceName(h.source)}};
-}
-
-// YYYY-MM-DD naming a real date (facegatectl's IsDate).
-bool IsDate(std::string_view s) {
-  if (s.size() != 10 || s[4] != '-' || s[7] != '-') return false;
-  auto y = ParseInt64(s.substr(0, 4));
-  auto m = ParseInt64(s.substr(5, 2));
-  auto d = ParseInt64(s.substr(8, 2));
-  if (!y || !m || !d || *y < 1970 || *y > 9999 || *m < 1 || *m > 12 || *d < 1 || *d > 31) {
-    return false;
-  }
-  for (size_t i : {0, 1, 2, 3, 5, 6, 8, 9}) {
-    if (s[i] < '0' || s[i] > '9') return false;
-  }
-  return std::chrono::year_month_day(std::chrono::year(static_cast<int>(*y)),
-                                     std::chrono::month(static_cast<unsigned>(*m)),
-                                     std::chrono::day(static_cast<unsigned>(*d)))
-      .ok();
 }
 
 // ---------------------------------------------------------------- rights
@@ -871,7 +798,7 @@ Reply AdminApiImpl::CreateHoliday(Call& c) {
   FieldErrors e;
   if (auto v = CalendarField(*body, &e)) h.calendar = *v;
   if (auto v = StringField(*body, "date", &e, true, 10 + 1)) {
-    if (IsDate(*v)) {
+    if (access::IsHolidayDate(*v)) {
       h.local_date = *v;
     } else {
       e.Add("date", "expected a date YYYY-MM-DD");

@@ -1,6 +1,4 @@
 // The system summary, admin tokens and the audit log.
-#include <charconv>
-
 #include "admin/admin_impl.h"
 #include "facegate/core/version.h"
 #include "facegate/face/matching.h"
@@ -22,10 +20,8 @@ json TokenJson(const store::AdminToken& t) {
 
 std::optional<int64_t> IdParam(const Call& c) {
   if (c.params.empty()) return std::nullopt;
-  int64_t v = 0;
-  const std::string& s = c.params[0];
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || p != s.data() + s.size() || v <= 0) return std::nullopt;
+  auto v = ParseInt64(c.params[0]);
+  if (!v || *v <= 0) return std::nullopt;
   return v;
 }
 

@@ -1,8 +1,6 @@
 // Users (by external id), their faces, subject-access export and erasure.
 #include <spdlog/spdlog.h>
 
-#include <charconv>
-
 #include "admin/admin_impl.h"
 #include "facegate/face/matching.h"
 #include "facegate/face/quality_json.h"
@@ -238,10 +236,11 @@ Reply AdminApiImpl::ExportUser(Call& c) {
       if (g.id == id) return g.external_id;
     return nullptr;
   };
+  std::unordered_map<int64_t, std::string> door_ids;
+  for (const auto& d : *doors) door_ids.emplace(d.id, d.external_id);
   auto door_ext = [&](int64_t id) -> json {
-    for (const auto& d : *doors)
-      if (d.id == id) return d.external_id;
-    return nullptr;
+    auto it = door_ids.find(id);
+    return it == door_ids.end() ? json(nullptr) : json(it->second);
   };
   auto schedule_ext = [&](const std::optional<int64_t>& id) -> json {
     if (!id) return nullptr;
@@ -374,12 +373,12 @@ Reply AdminApiImpl::EnrollFace(Call& c) {
 }
 
 Reply AdminApiImpl::DeleteFace(Call& c) {
-  int64_t id = 0;
-  const std::string& s = c.params.empty() ? std::string() : c.params[0];
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), id);
-  if (ec != std::errc() || p != s.data() + s.size()) {
+  const std::string s = c.params.empty() ? std::string() : c.params[0];
+  auto parsed = ParseInt64(s);
+  if (!parsed) {
     return ErrorReply(status::not_found, "not_found", "no face template with id '" + s + "'");
   }
+  const int64_t id = *parsed;
   auto info = store().GetTemplateInfo(id);
   if (!info.ok()) return StatusReply(info.status());
   c.target = "user:" + info->user_external_id;

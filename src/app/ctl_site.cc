@@ -19,6 +19,7 @@
 
 #include "ctl_api_command.h"
 #include "ctl_common.h"
+#include "facegate/access/schedule_text.h"
 #include "facegate/core/time_format.h"
 #include "facegate/face/matching.h"
 #include "facegate/store/records.h"
@@ -836,38 +837,6 @@ int GroupMember(int argc, char** argv) {
 
 // ---------------------------------------------------------------- schedules
 
-constexpr const char* kDayNames[] = {"",    "mon", "tue",     "wed",      "thu",     "fri",
-                                     "sat", "sun", "holiday", "special1", "special2"};
-
-std::optional<int> ParseDay(std::string_view s) {
-  for (int d = store::kFirstWeekday; d <= store::kSpecialDay2Type; ++d) {
-    if (s == kDayNames[d]) return d;
-  }
-  if (auto n = ctl::ParseInt(s, store::kFirstWeekday, store::kSpecialDay2Type)) {
-    return static_cast<int>(*n);
-  }
-  return std::nullopt;
-}
-
-// "HH:MM" -> minutes from midnight; 24:00 only where `allow_midnight_end`.
-std::optional<int> ParseClock(std::string_view s, bool allow_midnight_end) {
-  if (s.size() != 5 || s[2] != ':') return std::nullopt;
-  auto h = ctl::ParseInt(s.substr(0, 2), 0, 24);
-  auto m = ctl::ParseInt(s.substr(3, 2), 0, 59);
-  if (!h || !m) return std::nullopt;
-  const int minute = static_cast<int>(*h * 60 + *m);
-  if (minute > store::kMinutesPerDay || (minute == store::kMinutesPerDay && !allow_midnight_end)) {
-    return std::nullopt;
-  }
-  return minute;
-}
-
-std::string ClockText(int minute) {
-  char buf[16];
-  std::snprintf(buf, sizeof buf, "%02d:%02d", minute / 60, minute % 60);
-  return buf;
-}
-
 // "DAYS:HH:MM-HH:MM" with DAYS a day, a span (mon-fri) or a list (sat,sun) of them, as the
 // ranges of a request body: one {"day","start","end"} per day. Checked here so that a typo is
 // a usage error before anything is sent (the server checks again).
@@ -881,34 +850,33 @@ Result<json> ParseRange(std::string_view text) {
   const std::string_view times = text.substr(colon + 1);
   const size_t dash = times.find('-');
   if (dash == std::string_view::npos) return bad("expected DAY:HH:MM-HH:MM");
-  auto start = ParseClock(times.substr(0, dash), false);
-  auto end = ParseClock(times.substr(dash + 1), true);
+  auto start = access::ParseClock(times.substr(0, dash), false);
+  auto end = access::ParseClock(times.substr(dash + 1), true);
   if (!start || !end) return bad("times are HH:MM, 00:00 to 23:59 (24:00 as the end)");
   if (*end <= *start) {
     return bad(
         "the end is not after the start; a range never crosses midnight: write two, "
         "e.g. mon:22:00-24:00 and tue:00:00-06:00");
   }
-  std::vector<int> day_list;
-  size_t pos = 0;
-  while (pos <= days.size()) {
-    size_t comma = days.find(',', pos);
-    if (comma == std::string_view::npos) comma = days.size();
-    const std::string_view item = days.substr(pos, comma - pos);
-    const size_t span = item.find('-');
-    auto first = ParseDay(item.substr(0, span));
-    auto last = span == std::string_view::npos ? first : ParseDay(item.substr(span + 1));
-    if (!first || !last || *last < *first) {
-      return bad("unknown day " + Quoted(item) +
-                 ": expected mon..sun, holiday, special1, special2 or 1..10, a span such as "
-                 "mon-fri or a list such as sat,sun");
+  auto day_list = access::ParseDays(days);
+  if (!day_list) {
+    // The message names the first item that is not a day, as the user typed it.
+    std::string_view item = days;
+    for (size_t pos = 0; pos <= days.size();) {
+      size_t comma = days.find(',', pos);
+      if (comma == std::string_view::npos) comma = days.size();
+      item = days.substr(pos, comma - pos);
+      if (!access::ParseDays(item)) break;
+      pos = comma + 1;
     }
-    for (int d = *first; d <= *last; ++d) day_list.push_back(d);
-    pos = comma + 1;
+    return bad("unknown day " + Quoted(item) +
+               ": expected mon..sun, holiday, special1, special2 or 1..10, a span such as "
+               "mon-fri or a list such as sat,sun");
   }
   json out = json::array();
-  for (int d : day_list) {
-    out.push_back({{"day", d}, {"start", ClockText(*start)}, {"end", ClockText(*end)}});
+  for (int d : *day_list) {
+    out.push_back(
+        {{"day", d}, {"start", access::ClockText(*start)}, {"end", access::ClockText(*end)}});
   }
   return out;
 }
@@ -919,8 +887,8 @@ std::string AnnotateRanges(json* schedule) {
   if (!schedule->contains("ranges") || !(*schedule)["ranges"].is_array()) return all;
   for (auto& r : (*schedule)["ranges"]) {
     const int day = r.value("day", 0);
-    const std::string text = std::string(day >= 1 && day <= 10 ? kDayNames[day] : "?") + ":" +
-                             Str(r, "start", "?") + "-" + Str(r, "end", "?");
+    const std::string text =
+        std::string(access::DayName(day)) + ":" + Str(r, "start", "?") + "-" + Str(r, "end", "?");
     r["range"] = text;
     all += (all.empty() ? "" : " ") + text;
   }
@@ -985,18 +953,6 @@ int ScheduleList(int argc, char** argv) {
 
 // ---------------------------------------------------------------- holidays
 
-bool IsDate(std::string_view s) {
-  if (s.size() != 10 || s[4] != '-' || s[7] != '-') return false;
-  auto y = ctl::ParseInt(s.substr(0, 4), 1970, 9999);
-  auto m = ctl::ParseInt(s.substr(5, 2), 1, 12);
-  auto d = ctl::ParseInt(s.substr(8, 2), 1, 31);
-  if (!y || !m || !d) return false;
-  return std::chrono::year_month_day(std::chrono::year(static_cast<int>(*y)),
-                                     std::chrono::month(static_cast<unsigned>(*m)),
-                                     std::chrono::day(static_cast<unsigned>(*d)))
-      .ok();
-}
-
 int HolidayAdd(int argc, char** argv) {
   ApiCommand c;
   int rc = c.Parse(argc, argv, "facegatectl holiday add", kHolidayAddHelp, {},
@@ -1005,7 +961,7 @@ int HolidayAdd(int argc, char** argv) {
   const std::string& calendar = c.args.positional[0];
   const std::string& date = c.args.positional[1];
   if (calendar.empty()) return ctl::UsageError(c.prog, "the calendar is empty", c.help);
-  if (!IsDate(date)) {
+  if (!access::IsHolidayDate(date)) {
     return ctl::UsageError(c.prog, "expected a date YYYY-MM-DD, got " + Quoted(date), c.help);
   }
   json body = {{"calendar", calendar}, {"date", date}};

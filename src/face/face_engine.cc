@@ -44,6 +44,25 @@ std::string_view ReasonName(Reason reason) {
   return "unknown";
 }
 
+std::string_view ReasonCategory(Reason reason) {
+  switch (reason) {
+    case Reason::kOk:
+      return "ok";
+    case Reason::kEmptyImage:
+    case Reason::kUnsupportedFormat:
+      return "unsupported_format";
+    case Reason::kCorruptImage:
+    case Reason::kImageTooLarge:
+      return "corrupt_image";
+    case Reason::kNoFace:
+      return "no_face";
+    case Reason::kMultipleFaces:
+      return "multiple_faces";
+    default:
+      return "low_quality";
+  }
+}
+
 Result<FaceTemplate> FaceAnalysis::AcceptedTemplate() const {
   if (verdict != Reason::kOk || selected < 0 || selected >= static_cast<int>(faces.size()) ||
       !faces[selected].has_template) {

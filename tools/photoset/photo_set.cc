@@ -103,23 +103,6 @@ Status WriteBytes(const std::filesystem::path& p, std::string_view bytes) {
   return Status::Ok();
 }
 
-std::string ImportReasonOf(face::Reason r) {
-  switch (r) {
-    case face::Reason::kEmptyImage:
-    case face::Reason::kUnsupportedFormat:
-      return "unsupported_format";
-    case face::Reason::kCorruptImage:
-    case face::Reason::kImageTooLarge:
-      return "corrupt_image";
-    case face::Reason::kNoFace:
-      return "no_face";
-    case face::Reason::kMultipleFaces:
-      return "multiple_faces";
-    default:
-      return "low_quality";
-  }
-}
-
 }  // namespace
 
 Result<PhotoSet> MakePhotoSet(const PhotoSetOptions& options) {
@@ -261,7 +244,7 @@ Result<PhotoSet> MakePhotoSet(const PhotoSetOptions& options) {
     r.priority = face::Priority::kBulk;
     auto a = engine.Analyze(std::move(r));
     if (!a.ok()) return "internal";
-    return a->accepted() ? "ok" : ImportReasonOf(a->verdict);
+    return std::string(face::ReasonCategory(a->verdict));
   };
   const std::string sample = good[0].empty() ? Encode(photos[1], 90) : good[0][0];
   cv::Mat grey(kHeight, kWidth, CV_8UC3, cv::Scalar(128, 128, 128));

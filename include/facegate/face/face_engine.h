@@ -51,6 +51,10 @@ enum class Reason {
 // "ok", "empty_image", "unsupported_format", "corrupt_image", "image_too_large", "no_face",
 // "multiple_faces", "face_too_small", "too_blurred", "pose", "too_dark", "overexposed".
 std::string_view ReasonName(Reason reason);
+// The coarser reasons bulk interfaces report per photo (import rows): "ok", "unsupported_format"
+// (empty, not JPEG/PNG), "corrupt_image" (damaged, truncated, over the limits), "no_face",
+// "multiple_faces", "low_quality" (any quality check; the message gives the value).
+std::string_view ReasonCategory(Reason reason);
 
 struct Point {
   float x = 0, y = 0;
