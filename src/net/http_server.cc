@@ -13,6 +13,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <future>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -111,6 +112,11 @@ const Handler* Router::Match(RequestContext* context, HttpResponse* error) const
 void Responder::operator()(HttpResponse response) const {
   if (state_->answered.exchange(true)) return;
   state_->sink->Deliver(std::move(response));
+}
+
+std::unique_ptr<ChunkedWriter> Responder::Stream(HttpResponse head) const {
+  if (state_->answered.exchange(true)) return nullptr;
+  return state_->sink->BeginStream(std::move(head));
 }
 
 Responder::State::~State() {
@@ -280,8 +286,81 @@ class Session : public std::enable_shared_from_this<Session>, public Responder::
                });
   }
 
+  std::unique_ptr<ChunkedWriter> BeginStream(HttpResponse head) override;
+
+  // A streamed body's next piece (`last`: the final zero-length chunk), written on the strand;
+  // blocks the calling worker thread until it is written. False: not written (client gone,
+  // timeout, the server stopping).
+  bool WriteChunk(std::string_view data, bool last) {
+    auto framed = std::make_shared<std::string>();
+    if (last) {
+      *framed = "0\r\n\r\n";
+    } else {
+      char size[20];
+      std::snprintf(size, sizeof size, "%zx\r\n", data.size());
+      framed->reserve(data.size() + 24);
+      framed->append(size).append(data).append("\r\n");
+    }
+    return WaitOnStrand([self = shared_from_this(), framed, last](auto done) {
+      if (self->state_ != State::kStreaming) return done(asio::error::operation_aborted);
+      beast::get_lowest_layer(self->stream_)
+          .expires_after(std::chrono::milliseconds(self->server_->options.write_timeout_ms));
+      asio::async_write(self->stream_, asio::buffer(*framed),
+                        [self, framed, last, done](beast::error_code ec, size_t) {
+                          if (ec) {
+                            spdlog::debug("listener={} remote={}:{} streamed write failed: {}",
+                                          self->server_->options.name, self->remote_address_,
+                                          self->remote_port_, ec.message());
+                            self->state_ = State::kClosing;
+                          } else if (last) {
+                            self->EndStream();
+                          }
+                          done(ec);
+                        });
+    });
+  }
+
+  // Cuts a stream short: no last chunk, no TLS close_notify, so the client sees a truncated
+  // body rather than a complete one.
+  void AbortStream() {
+    asio::post(stream_.get_executor(), [self = shared_from_this()] {
+      if (self->state_ != State::kStreaming) return;
+      self->state_ = State::kClosing;
+      beast::error_code ignored;
+      beast::get_lowest_layer(self->stream_).socket().shutdown(tcp::socket::shutdown_both, ignored);
+      beast::get_lowest_layer(self->stream_).close();
+    });
+  }
+
  private:
-  enum class State { kHandshake, kIdle, kReading, kHandling, kWriting, kClosing };
+  enum class State { kHandshake, kIdle, kReading, kHandling, kWriting, kStreaming, kClosing };
+
+  // Runs `start(done)` on the strand, where it starts one write and calls done(ec) when it
+  // completes, and waits for that. The wait is bounded (the write has its own deadline; this
+  // one covers an io_context that stopped running).
+  template <typename Start>
+  bool WaitOnStrand(Start start) {
+    auto promise = std::make_shared<std::promise<beast::error_code>>();
+    std::future<beast::error_code> result = promise->get_future();
+    asio::post(stream_.get_executor(), [start = std::move(start), promise]() mutable {
+      start([promise](beast::error_code ec) { promise->set_value(ec); });
+    });
+    const auto limit =
+        std::chrono::milliseconds(server_->options.write_timeout_ms) + std::chrono::seconds(5);
+    if (result.wait_for(limit) != std::future_status::ready) return false;
+    try {
+      return !result.get();
+    } catch (const std::future_error&) {  // the handler was dropped: the server stopped
+      return false;
+    }
+  }
+
+  void EndStream() {
+    const bool keep_alive = stream_keep_alive_;
+    state_ = State::kWriting;
+    if (!keep_alive) return Close();
+    ReadNext();
+  }
 
   void Handshake() {
     state_ = State::kHandshake;
@@ -461,6 +540,45 @@ class Session : public std::enable_shared_from_this<Session>, public Responder::
         [self = shared_from_this()](beast::error_code ec, size_t) { self->OnWrite(ec); });
   }
 
+  // On the strand: the head of a streamed answer (metrics and the log line as for any answer).
+  void WriteStreamHead(HttpResponse head, std::function<void(beast::error_code)> done) {
+    if (state_ != State::kHandling) return done(asio::error::operation_aborted);
+    server_->in_flight.fetch_sub(1);
+    server_->in_flight_gauge->Add(-1);
+    double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+    unsigned code = head.result_int();
+    server_->CountRequest(route_, code, seconds);
+    spdlog::debug(
+        "listener={} remote={}:{} method={} target={} route={} status={} ms={:.1f} "
+        "streamed",
+        server_->options.name, remote_address_, remote_port_, method_, target_, route_, code,
+        seconds * 1000);
+    stream_head_ = std::make_shared<http::response<http::empty_body>>(head.result(), version_);
+    for (const auto& field : head) {
+      if (field.name() == http::field::content_length ||
+          field.name() == http::field::transfer_encoding ||
+          field.name() == http::field::connection) {
+        continue;
+      }
+      stream_head_->set(field.name_string(), field.value());
+    }
+    stream_head_->set(http::field::server, "facegate");
+    stream_keep_alive_ = keep_alive_ && !server_->draining.load();
+    stream_head_->keep_alive(stream_keep_alive_);
+    stream_head_->chunked(true);
+    stream_serializer_ =
+        std::make_shared<http::response_serializer<http::empty_body>>(*stream_head_);
+    state_ = State::kStreaming;
+    beast::get_lowest_layer(stream_).expires_after(
+        std::chrono::milliseconds(server_->options.write_timeout_ms));
+    http::async_write_header(stream_, *stream_serializer_,
+                             [self = shared_from_this(), done](beast::error_code ec, size_t) {
+                               if (ec) self->state_ = State::kClosing;
+                               done(ec);
+                             });
+  }
+
   void OnWrite(beast::error_code ec) {
     if (ec) {
       spdlog::debug("listener={} remote={}:{} write failed: {}", server_->options.name,
@@ -492,6 +610,9 @@ class Session : public std::enable_shared_from_this<Session>, public Responder::
   std::optional<http::request_parser<http::string_body>> parser_;
   std::shared_ptr<http::response<http::empty_body>> continue_;
   std::shared_ptr<HttpResponse> response_;
+  std::shared_ptr<http::response<http::empty_body>> stream_head_;
+  std::shared_ptr<http::response_serializer<http::empty_body>> stream_serializer_;
+  bool stream_keep_alive_ = false;
   std::optional<PeerCertificate> peer_certificate_;
   std::string remote_address_;
   uint16_t remote_port_ = 0;
@@ -502,6 +623,62 @@ class Session : public std::enable_shared_from_this<Session>, public Responder::
   std::chrono::steady_clock::time_point started_;
   std::string route_, method_, target_;
 };
+
+class SessionChunkedWriter final : public ChunkedWriter {
+ public:
+  explicit SessionChunkedWriter(std::shared_ptr<Session> session) : session_(std::move(session)) {}
+  ~SessionChunkedWriter() override { Abort(); }
+
+  bool Write(std::string_view data) override {
+    if (finished_ || failed_) return false;
+    if (data.empty()) return true;  // an empty chunk would end the body
+    if (!session_->WriteChunk(data, /*last=*/false)) {
+      failed_ = true;
+      return false;
+    }
+    bytes_ += data.size();
+    return true;
+  }
+
+  bool Finish() override {
+    if (finished_) return !failed_;
+    finished_ = true;
+    if (failed_ || !session_->WriteChunk({}, /*last=*/true)) {
+      failed_ = true;
+      session_->AbortStream();
+      return false;
+    }
+    return true;
+  }
+
+  void Abort() override {
+    if (finished_) return;
+    finished_ = true;
+    failed_ = true;
+    session_->AbortStream();
+  }
+
+  uint64_t bytes_written() const override { return bytes_; }
+
+ private:
+  std::shared_ptr<Session> session_;
+  bool finished_ = false;
+  bool failed_ = false;
+  uint64_t bytes_ = 0;
+};
+
+std::unique_ptr<ChunkedWriter> Session::BeginStream(HttpResponse head) {
+  auto self = shared_from_this();
+  auto shared_head = std::make_shared<HttpResponse>(std::move(head));
+  bool written = WaitOnStrand([self, shared_head](auto done) {
+    self->WriteStreamHead(std::move(*shared_head), std::move(done));
+  });
+  if (!written) {
+    AbortStream();
+    return nullptr;
+  }
+  return std::make_unique<SessionChunkedWriter>(std::move(self));
+}
 
 }  // namespace
 

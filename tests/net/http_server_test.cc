@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -341,6 +342,57 @@ TEST_F(HttpServerTest, ClientThatDoesNotReadIsCutAtWriteTimeout) {
       test::Eventually([&] { return server_->server().open_connections() == 0; }, kCloseBound))
       << server_->server().open_connections() << " connections open";
   EXPECT_EQ(server_->server().requests_in_flight(), 0u);
+}
+
+TEST_F(HttpServerTest, StreamedBodyArrivesChunkedAndTheConnectionGoesOn) {
+  StartServer();
+  auto client = Connect();
+  ASSERT_TRUE(client);
+  auto reply = client->Request("GET", "/stream/300");
+  ASSERT_TRUE(reply.ok()) << reply.status().ToString();
+  EXPECT_EQ(reply->status, 200);
+  EXPECT_EQ(reply->headers["transfer-encoding"], "chunked");
+  EXPECT_EQ(reply->headers.count("content-length"), 0u);
+  EXPECT_EQ(std::count(reply->body.begin(), reply->body.end(), '\n'), 300);
+  EXPECT_THAT(reply->body, ::testing::StartsWith("piece 0\npiece 1\n"));
+  EXPECT_THAT(reply->body, ::testing::EndsWith("piece 299\n"));
+  EXPECT_TRUE(test::Eventually([&] { return server_->streams_finished.load() == 1; }, kCloseBound));
+  // Keep-alive: the next request on the same connection is served.
+  reply = client->Request("GET", "/hello");
+  ASSERT_TRUE(reply.ok()) << reply.status().ToString();
+  EXPECT_EQ(reply->body, "hi");
+  EXPECT_EQ(Metric(kRequests, RequestsLabels("stream", 200)), 1);
+  EXPECT_EQ(server_->server().requests_in_flight(), 0u);
+}
+
+TEST_F(HttpServerTest, AbortedStreamNeverLooksComplete) {
+  StartServer();
+  auto client = Connect();
+  ASSERT_TRUE(client);
+  auto reply = client->Request("GET", "/stream-abort");
+  // The head and two pieces went out, then the connection was cut without the last chunk.
+  ASSERT_FALSE(reply.ok()) << "a cut stream read as a whole answer: " << reply->body;
+  EXPECT_THAT(reply.status().message(), HasSubstr("closed before a whole response"));
+  EXPECT_TRUE(
+      test::Eventually([&] { return server_->server().open_connections() == 0; }, kCloseBound));
+}
+
+TEST_F(HttpServerTest, ClientGoneStopsTheStreamProducer) {
+  StartServer([](ListenerOptions& o) { o.write_timeout_ms = 500; });
+  {
+    auto client = Connect();
+    ASSERT_TRUE(client);
+    ASSERT_TRUE(client->Write("GET /stream-forever HTTP/1.1\r\nHost: facegate\r\n\r\n").ok());
+    // The producer is running once the head and a first piece arrived.
+    auto start = client->ReadAtLeast(1024);
+    ASSERT_TRUE(start.ok()) << start.status().ToString();
+    EXPECT_THAT(*start, HasSubstr("Transfer-Encoding: chunked"));
+  }  // the client closes without reading the rest
+  EXPECT_TRUE(
+      test::Eventually([&] { return server_->streams_stopped_by_client.load() == 1; }, kCloseBound))
+      << "the producer kept writing to a client that is gone";
+  EXPECT_TRUE(
+      test::Eventually([&] { return server_->server().open_connections() == 0; }, kCloseBound));
 }
 
 TEST_F(HttpServerTest, PlainTcpClientIsCutAtHandshakeTimeout) {

@@ -13,6 +13,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include <atomic>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ssl/context.hpp>
@@ -23,6 +24,7 @@
 #include <ctime>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -267,6 +269,11 @@ class TestServer {
     if (server_) server_->Drain();
     worker_guard_.reset();
     if (worker_thread_.joinable()) worker_thread_.join();
+    {
+      std::lock_guard lock(stream_mu_);
+      for (auto& t : stream_threads_) t.join();
+      stream_threads_.clear();
+    }
     if (server_) {
       EXPECT_TRUE(Eventually([this] { return server_->open_connections() == 0; }))
           << server_->open_connections() << " connections still open at the end of the test";
@@ -284,6 +291,10 @@ class TestServer {
   double Metric(const std::string& name, const std::string& labels) const {
     return MetricValue(metrics_, name, labels);
   }
+
+  // Streamed answers (/stream/{n}, /stream-abort, /stream-forever): how the producers ended.
+  std::atomic<int> streams_finished{0};
+  std::atomic<int> streams_stopped_by_client{0};
 
   Result<std::unique_ptr<facegate::testing::TlsClient>> Connect(
       const facegate::testing::TlsClientOptions& options = {}) const {
@@ -336,6 +347,43 @@ class TestServer {
                   for (const auto& p : c->path_params) body += " " + p;
                   r(text(c->message, body));
                 });
+    // Streamed bodies, produced on a thread of their own as a worker pool would.
+    auto stream = [this](Responder r, std::function<void(ChunkedWriter&)> produce) {
+      std::lock_guard lock(stream_mu_);
+      stream_threads_.emplace_back([r, produce] {
+        HttpResponse head{http::status::ok, 11};
+        head.set(http::field::content_type, "text/plain");
+        auto out = r.Stream(std::move(head));
+        if (out) produce(*out);
+      });
+    };
+    router->Add(http::verb::get, "/stream/{n}", "stream",
+                [this, stream](std::shared_ptr<RequestContext> c, Responder r) {
+                  const int n = std::atoi(c->path_params[0].c_str());
+                  stream(r, [this, n](ChunkedWriter& out) {
+                    for (int i = 0; i < n; ++i) {
+                      if (!out.Write("piece " + std::to_string(i) + "\n")) return;
+                    }
+                    if (out.Finish()) streams_finished.fetch_add(1);
+                  });
+                });
+    router->Add(http::verb::get, "/stream-abort", "stream_abort",
+                [stream](std::shared_ptr<RequestContext>, Responder r) {
+                  stream(r, [](ChunkedWriter& out) {
+                    out.Write("a first piece\n");
+                    out.Write("and a second\n");
+                    out.Abort();  // as a producer that failed half-way
+                  });
+                });
+    router->Add(http::verb::get, "/stream-forever", "stream_forever",
+                [this, stream](std::shared_ptr<RequestContext>, Responder r) {
+                  stream(r, [this](ChunkedWriter& out) {
+                    const std::string piece(64 * 1024, 'f');
+                    while (out.Write(piece)) {
+                    }
+                    streams_stopped_by_client.fetch_add(1);
+                  });
+                });
     router->Add(
         http::verb::get, "/whoami", "whoami",
         [text](std::shared_ptr<RequestContext> c, Responder r) {
@@ -355,6 +403,8 @@ class TestServer {
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> worker_guard_{
       worker_.get_executor()};
   std::thread worker_thread_;
+  std::mutex stream_mu_;
+  std::vector<std::thread> stream_threads_;  // GUARDED_BY(stream_mu_)
   std::unique_ptr<HttpsServer> server_;
   bool stopped_ = false;
 };

@@ -210,6 +210,20 @@ Result<HttpReply> TlsClient::Request(const std::string& method, const std::strin
   return ReadResponse();
 }
 
+Result<std::string> TlsClient::ReadAtLeast(size_t at_least) {
+  std::string& buf = impl_->pending;
+  while (buf.size() < at_least) {
+    char chunk[16384];
+    int n = SSL_read(impl_->ssl, chunk, sizeof chunk);
+    if (n <= 0) {
+      return Status::IOError("connection closed after " + std::to_string(buf.size()) +
+                             " bytes: " + SslErrors());
+    }
+    buf.append(chunk, static_cast<size_t>(n));
+  }
+  return buf;
+}
+
 bool TlsClient::WaitForClose(std::chrono::milliseconds timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {

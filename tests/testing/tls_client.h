@@ -47,6 +47,9 @@ class TlsClient {
   Result<HttpReply> Request(const std::string& method, const std::string& target,
                             const std::string& body = "",
                             const std::map<std::string, std::string>& headers = {});
+  // Reads raw bytes until at least `at_least` have arrived (they stay buffered for
+  // ReadResponse too): for tests that stop reading part-way through an answer.
+  Result<std::string> ReadAtLeast(size_t at_least);
   // True when the server closed the connection (EOF or reset) within the timeout.
   bool WaitForClose(std::chrono::milliseconds timeout);
 

@@ -9,17 +9,18 @@
 // on an I/O thread and must not block.
 #pragma once
 
+#include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
-
-#include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "facegate/core/metrics.h"
@@ -47,21 +48,45 @@ struct RequestContext {
   uint16_t remote_port = 0;
   std::optional<PeerCertificate> peer_certificate;
   std::chrono::steady_clock::time_point received_at;  // when the whole request was read
-  std::string route;                                   // the matched route's name
-  std::vector<std::string> path_params;                // values of "{...}" segments
+  std::string route;                                  // the matched route's name
+  std::vector<std::string> path_params;               // values of "{...}" segments
 };
 
-// Sends the answer to one request. Call it once, from any thread; later calls are ignored.
-// If it is destroyed without being called, the client gets a 500 (a handler bug must not
-// leave a terminal waiting).
+// A response body sent piece by piece with chunked transfer encoding (exports that should
+// not be held in memory whole). Used from ONE worker thread, never from an I/O thread: Write
+// blocks until the piece is on its way to the client (back-pressure: a slow client slows the
+// producer, memory stays bounded) and returns false when the client is gone or the write
+// timed out; stop producing then. Finish sends the last chunk. A writer dropped or aborted
+// before Finish cuts the connection without the last chunk, so a failed export never looks
+// complete to the client.
+class ChunkedWriter {
+ public:
+  virtual ~ChunkedWriter() = default;
+  virtual bool Write(std::string_view data) = 0;
+  virtual bool Finish() = 0;
+  virtual void Abort() = 0;
+  virtual uint64_t bytes_written() const = 0;
+};
+
+// Sends the answer to one request. Call it (or Stream) once, from any thread; later calls are
+// ignored. If it is destroyed without being called, the client gets a 500 (a handler bug must
+// not leave a terminal waiting).
 class Responder {
  public:
   struct Sink {
     virtual ~Sink() = default;
     virtual void Deliver(HttpResponse response) = 0;
+    // Sends `head` (its body ignored) with Transfer-Encoding: chunked; blocks until it is
+    // written. Returns the writer for the body, or nullptr when the client is gone.
+    virtual std::unique_ptr<ChunkedWriter> BeginStream(HttpResponse head) = 0;
   };
-  explicit Responder(std::shared_ptr<Sink> sink) : state_(std::make_shared<State>(std::move(sink))) {}
+  explicit Responder(std::shared_ptr<Sink> sink)
+      : state_(std::make_shared<State>(std::move(sink))) {}
   void operator()(HttpResponse response) const;
+  // Answers with `head` and a chunked body written through the returned writer (see
+  // ChunkedWriter; call from a worker thread). nullptr: already answered, or the client is
+  // gone.
+  std::unique_ptr<ChunkedWriter> Stream(HttpResponse head) const;
   bool answered() const { return state_->answered.load(); }
 
  private:
@@ -124,7 +149,7 @@ class HttpsServer {
   size_t open_connections() const;
   size_t requests_in_flight() const;
 
- struct Impl;  // implementation detail, shared with the connections
+  struct Impl;  // implementation detail, shared with the connections
 
  private:
   std::shared_ptr<Impl> impl_;
