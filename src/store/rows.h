@@ -100,7 +100,8 @@ inline TemplateSource ParseTemplateSource(std::string_view s) {
 // The face_templates ("t") and users ("u") columns ReadTemplateInfo reads, in its order.
 inline constexpr std::string_view kTemplateInfoColumns =
     "t.template_id, t.user_id, u.external_id, t.source, t.model_version, t.quality_json, "
-    "t.created_at_ms, t.key_id, t.dimension";
+    "t.created_at_ms, t.key_id, t.dimension, "
+    "EXISTS (SELECT 1 FROM face_photos p WHERE p.template_id = t.template_id)";
 
 inline TemplateInfo ReadTemplateInfo(const Stmt& s) {
   TemplateInfo t;
@@ -113,6 +114,7 @@ inline TemplateInfo ReadTemplateInfo(const Stmt& s) {
   t.created_at = FromMs(s.Int(6));
   t.key_id = static_cast<uint32_t>(s.Int(7));
   t.dimension = static_cast<int>(s.Int(8));
+  t.has_photo = s.Int(9) != 0;
   return t;
 }
 

@@ -367,6 +367,24 @@ int64_t NowMs(const Clock& clock) {
 
 }  // namespace
 
+// Version 6: enrollment photos, kept only when the site configures it (admin.keep_photos).
+// AES-256-GCM like the templates (under their own associated-data label, with the media
+// type); a photo goes with its template (and its user), in the same transaction.
+constexpr std::string_view kSchemaV6 = R"sql(
+CREATE TABLE face_photos (
+  template_id INTEGER PRIMARY KEY REFERENCES face_templates(template_id) ON DELETE CASCADE,
+  user_id INTEGER NOT NULL REFERENCES users(user_id) ON DELETE CASCADE,
+  media_type TEXT NOT NULL,
+  created_at_ms INTEGER NOT NULL,
+  key_id INTEGER NOT NULL REFERENCES template_keys(key_id),
+  nonce BLOB NOT NULL CHECK (length(nonce) = 12),
+  ciphertext BLOB NOT NULL,
+  tag BLOB NOT NULL CHECK (length(tag) = 16)
+);
+CREATE INDEX face_photos_by_user ON face_photos(user_id);
+CREATE INDEX face_photos_by_key ON face_photos(key_id);
+)sql";
+
 const std::vector<Migration>& Migrations() {
   static const std::vector<Migration> kMigrations = {
       {1, "settings, template keys, users, face templates", kSchemaV1},
@@ -374,6 +392,7 @@ const std::vector<Migration>& Migrations() {
       {3, "devices, events, outbox, integrations, admin tokens, audit, consent", kSchemaV3},
       {4, "template change log for the in-memory index", kSchemaV4},
       {5, "event indexes by device and by reason", kSchemaV5},
+      {6, "kept enrollment photos (encrypted)", kSchemaV6},
   };
   return kMigrations;
 }

@@ -1,6 +1,7 @@
 #include "store/store_impl.h"
 
 #include <fcntl.h>
+#include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
@@ -248,8 +249,9 @@ Status StoreImpl::VerifyKeys() {
                                  .Bind(3, NowMs())
                                  .Run());
   }
-  Result<Stmt> used =
-      db_->Prepare("SELECT key_id, count(*) FROM face_templates GROUP BY key_id ORDER BY key_id");
+  Result<Stmt> used = db_->Prepare(
+      "SELECT key_id, count(*) FROM (SELECT key_id FROM face_templates UNION ALL "
+      "SELECT key_id FROM face_photos) GROUP BY key_id ORDER BY key_id");
   if (!used.ok()) return used.status();
   for (;;) {
     Result<bool> row = used->Step();
@@ -258,7 +260,7 @@ Status StoreImpl::VerifyKeys() {
     const auto id = static_cast<uint32_t>(used->Int(0));
     if (keyring_.Find(id) == nullptr) {
       return Status::FailedPrecondition(
-          std::to_string(used->Int(1)) + " face templates are encrypted with key " +
+          std::to_string(used->Int(1)) + " face templates or photos are encrypted with key " +
           std::to_string(id) + ", but " + options_.key_dir.string() + " has no " +
           Keyring::KeyFileName(id) + ". Put the key file back (from the key backup)");
     }
@@ -417,7 +419,11 @@ Result<ErasureReport> StoreImpl::EraseLocked(int64_t user_id, bool delete_user) 
     Result<bool> row = exists->Step();
     if (!row.ok()) return row.status();
     if (!*row) return Status::NotFound("no user with id " + std::to_string(user_id));
-    // Templates first (not only by cascade) to count them.
+    // Photos and templates first (not only by cascade) to count them.
+    Result<Stmt> del_photos = db_->Prepare("DELETE FROM face_photos WHERE user_id = ?");
+    if (!del_photos.ok()) return del_photos.status();
+    FACEGATE_RETURN_IF_ERROR(del_photos->Bind(1, user_id).Run());
+    report.photos_deleted = db_->Changes();
     Result<Stmt> del = db_->Prepare("DELETE FROM face_templates WHERE user_id = ?");
     if (!del.ok()) return del.status();
     FACEGATE_RETURN_IF_ERROR(del->Bind(1, user_id).Run());
@@ -482,7 +488,10 @@ Result<int64_t> StoreImpl::InsertTemplateLocked(const NewTemplate& t) {
         .BindBlob(10, sealed.ciphertext)
         .BindBlob(11, sealed.tag);
     Status s = insert->Run();
-    if (s.ok()) return *id;
+    if (s.ok()) {
+      if (!t.photo.empty()) FACEGATE_RETURN_IF_ERROR(InsertPhotoLocked(*id, t));
+      return *id;
+    }
     if (s.code() != StatusCode::kAlreadyExists || attempt >= 3) {
       if (s.code() == StatusCode::kInvalidArgument) {
         return Status::InvalidArgument("template: " + s.message() +
@@ -492,6 +501,94 @@ Result<int64_t> StoreImpl::InsertTemplateLocked(const NewTemplate& t) {
     }
     insert->Reset();
   }
+}
+
+Status StoreImpl::InsertPhotoLocked(int64_t template_id, const NewTemplate& t) {
+  if (t.photo_media_type.empty() || t.photo_media_type.size() > 100) {
+    return Status::InvalidArgument("template: the photo's media type must be 1 to 100 characters");
+  }
+  const TemplateKey* key = keyring_.current();
+  SealedTemplate sealed;
+  FACEGATE_RETURN_IF_ERROR(cipher_.SealPhoto(
+      *key, PhotoAad{template_id, t.user_id, key->id(), t.photo_media_type}, t.photo, &sealed));
+  Result<Stmt> insert = db_->Prepare(
+      "INSERT INTO face_photos (template_id, user_id, media_type, created_at_ms, key_id, nonce, "
+      "ciphertext, tag) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+  if (!insert.ok()) return insert.status();
+  return insert->Bind(1, template_id)
+      .Bind(2, t.user_id)
+      .Bind(3, t.photo_media_type)
+      .Bind(4, NowMs())
+      .Bind(5, static_cast<int64_t>(key->id()))
+      .BindBlob(6, sealed.nonce)
+      .BindBlob(7, sealed.ciphertext)
+      .BindBlob(8, sealed.tag)
+      .Run();
+}
+
+Result<StoredPhoto> StoreImpl::LoadTemplatePhoto(int64_t template_id) {
+  std::lock_guard lock(mu_);
+  Result<Stmt> s = db_->Prepare(
+      "SELECT user_id, media_type, created_at_ms, key_id, nonce, ciphertext, tag "
+      "FROM face_photos WHERE template_id = ?");
+  if (!s.ok()) return s.status();
+  s->Bind(1, template_id);
+  Result<bool> row = s->Step();
+  if (!row.ok()) return row.status();
+  if (!*row) {
+    return Status::NotFound("no photo is kept for template " + std::to_string(template_id));
+  }
+  StoredPhoto photo;
+  photo.template_id = template_id;
+  photo.user_id = s->Int(0);
+  photo.media_type = s->Text(1);
+  photo.created_at = FromMs(s->Int(2));
+  const auto key_id = static_cast<uint32_t>(s->Int(3));
+  const TemplateKey* key = keyring_.Find(key_id);
+  if (key == nullptr) {
+    return Status::FailedPrecondition("the photo of template " + std::to_string(template_id) +
+                                      " uses key " + std::to_string(key_id) +
+                                      ", which is not loaded");
+  }
+  FACEGATE_RETURN_IF_ERROR(
+      cipher_.OpenPhoto(*key, PhotoAad{template_id, photo.user_id, key_id, photo.media_type},
+                        s->Blob(4), s->Blob(5), s->Blob(6), &photo.bytes));
+  return photo;
+}
+
+Result<int64_t> StoreImpl::CountPhotos() {
+  std::lock_guard lock(mu_);
+  return db_->QueryInt("SELECT count(*) FROM face_photos");
+}
+
+Result<std::vector<ExportedTemplate>> StoreImpl::ExportTemplates(int64_t after_id, int limit) {
+  std::lock_guard lock(mu_);
+  Result<Stmt> s = db_->Prepare("SELECT " + std::string(kTemplateInfoColumns) +
+                                ", t.nonce, t.ciphertext, t.tag FROM face_templates t "
+                                "JOIN users u USING (user_id) WHERE t.template_id > ? "
+                                "ORDER BY t.template_id LIMIT ?");
+  if (!s.ok()) return s.status();
+  s->Bind(1, after_id).Bind(2, std::clamp(limit, 1, 10000));
+  std::vector<ExportedTemplate> out;
+  for (;;) {
+    Result<bool> row = s->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    ExportedTemplate e;
+    e.info = ReadTemplateInfo(*s);
+    const TemplateKey* key = keyring_.Find(e.info.key_id);
+    if (key == nullptr) {
+      return Status::FailedPrecondition("template " + std::to_string(e.info.id) + " uses key " +
+                                        std::to_string(e.info.key_id) + ", which is not loaded");
+    }
+    std::span<const uint8_t> ciphertext = s->Blob(11);
+    e.values.resize(ciphertext.size() / sizeof(float));
+    FACEGATE_RETURN_IF_ERROR(cipher_.Open(
+        *key, TemplateAad{e.info.id, e.info.user_id, e.info.key_id, e.info.model_version},
+        s->Blob(10), ciphertext, s->Blob(12), e.values.data()));
+    out.push_back(std::move(e));
+  }
+  return out;
 }
 
 Result<int64_t> StoreImpl::AddTemplate(const NewTemplate& tmpl) {
@@ -781,7 +878,9 @@ Result<uint32_t> StoreImpl::ReloadKeys() {
 }
 
 Result<int64_t> StoreImpl::CountBelowKeyLocked(uint32_t key_id) {
-  Result<Stmt> s = db_->Prepare("SELECT count(*) FROM face_templates WHERE key_id < ?");
+  Result<Stmt> s = db_->Prepare(
+      "SELECT (SELECT count(*) FROM face_templates WHERE key_id < ?1) + "
+      "(SELECT count(*) FROM face_photos WHERE key_id < ?1)");
   if (!s.ok()) return s.status();
   s->Bind(1, static_cast<int64_t>(key_id));
   Result<bool> row = s->Step();
@@ -879,6 +978,17 @@ Result<KeyRotationProgress> StoreImpl::RotateKey(const KeyRotationOptions& optio
     }
     std::fill(plain.begin(), plain.end(), 0.0f);
     select = Stmt();  // done reading before writing the same table
+    // Kept photos follow once no template is left under an older key.
+    if (rows.empty()) {
+      Result<int64_t> photos = ReencryptPhotosLocked(*target, batch_size);
+      if (!photos.ok()) return photos.status();
+      if (*photos > 0) {
+        p.reencrypted += *photos;
+        FACEGATE_RETURN_IF_ERROR(SetSettingLocked(kRotationDone, std::to_string(p.reencrypted)));
+        FACEGATE_RETURN_IF_ERROR(txn->Commit());
+        continue;
+      }
+    }
 
     Result<Stmt> update = db_->Prepare(
         "UPDATE face_templates SET key_id = ?, nonce = ?, ciphertext = ?, tag = ? "
@@ -900,7 +1010,8 @@ Result<KeyRotationProgress> StoreImpl::RotateKey(const KeyRotationOptions& optio
       // backup that needs them is kept).
       Result<Stmt> retire = db_->Prepare(
           "UPDATE template_keys SET retired_at_ms = ? WHERE key_id < ? AND retired_at_ms IS NULL "
-          "AND NOT EXISTS (SELECT 1 FROM face_templates t WHERE t.key_id = template_keys.key_id)");
+          "AND NOT EXISTS (SELECT 1 FROM face_templates t WHERE t.key_id = template_keys.key_id) "
+          "AND NOT EXISTS (SELECT 1 FROM face_photos p WHERE p.key_id = template_keys.key_id)");
       if (!retire.ok()) return retire.status();
       FACEGATE_RETURN_IF_ERROR(
           retire->Bind(1, NowMs()).Bind(2, static_cast<int64_t>(p.target_key_id)).Run());
@@ -908,8 +1019,10 @@ Result<KeyRotationProgress> StoreImpl::RotateKey(const KeyRotationOptions& optio
       if (!finished.ok()) return finished.status();
       if (!*finished) {
         FACEGATE_RETURN_IF_ERROR(SetSettingLocked(kRotationFinished, std::to_string(NowMs())));
-        spdlog::info("store: key rotation to key {} finished ({} templates re-encrypted)",
-                     p.target_key_id, p.reencrypted);
+        spdlog::info(
+            "store: key rotation to key {} finished ({} templates and photos "
+            "re-encrypted)",
+            p.target_key_id, p.reencrypted);
       }
       FACEGATE_RETURN_IF_ERROR(txn->Commit());
       p.remaining = 0;
@@ -918,6 +1031,58 @@ Result<KeyRotationProgress> StoreImpl::RotateKey(const KeyRotationOptions& optio
     }
     FACEGATE_RETURN_IF_ERROR(txn->Commit());
   }
+}
+
+Result<int64_t> StoreImpl::ReencryptPhotosLocked(const TemplateKey& target, int batch_size) {
+  Result<Stmt> select = db_->Prepare(
+      "SELECT template_id, user_id, key_id, media_type, nonce, ciphertext, tag "
+      "FROM face_photos WHERE key_id < ? LIMIT ?");
+  if (!select.ok()) return select.status();
+  select->Bind(1, static_cast<int64_t>(target.id())).Bind(2, batch_size);
+  struct Row {
+    int64_t template_id;
+    SealedTemplate sealed;
+  };
+  std::vector<Row> rows;
+  std::vector<uint8_t> plain;
+  for (;;) {
+    Result<bool> row = select->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    const int64_t template_id = select->Int(0);
+    const int64_t user_id = select->Int(1);
+    const auto old_key_id = static_cast<uint32_t>(select->Int(2));
+    const std::string media_type(select->Text(3));
+    const TemplateKey* old_key = keyring_.Find(old_key_id);
+    if (old_key == nullptr) {
+      return Status::FailedPrecondition("the photo of template " + std::to_string(template_id) +
+                                        " uses key " + std::to_string(old_key_id) +
+                                        ", which is not loaded");
+    }
+    FACEGATE_RETURN_IF_ERROR(
+        cipher_.OpenPhoto(*old_key, PhotoAad{template_id, user_id, old_key_id, media_type},
+                          select->Blob(4), select->Blob(5), select->Blob(6), &plain));
+    Row r{template_id, {}};
+    Status sealed = cipher_.SealPhoto(
+        target, PhotoAad{template_id, user_id, target.id(), media_type}, plain, &r.sealed);
+    OPENSSL_cleanse(plain.data(), plain.size());
+    FACEGATE_RETURN_IF_ERROR(sealed);
+    rows.push_back(std::move(r));
+  }
+  select = Stmt();
+  Result<Stmt> update = db_->Prepare(
+      "UPDATE face_photos SET key_id = ?, nonce = ?, ciphertext = ?, tag = ? "
+      "WHERE template_id = ?");
+  if (!update.ok()) return update.status();
+  for (const Row& r : rows) {
+    update->Bind(1, static_cast<int64_t>(target.id()))
+        .BindBlob(2, r.sealed.nonce)
+        .BindBlob(3, r.sealed.ciphertext)
+        .BindBlob(4, r.sealed.tag)
+        .Bind(5, r.template_id);
+    FACEGATE_RETURN_IF_ERROR(update->Run());
+  }
+  return static_cast<int64_t>(rows.size());
 }
 
 // ---------------------------------------------------------------- doors, devices

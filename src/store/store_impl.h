@@ -129,6 +129,9 @@ class StoreImpl final : public Store {
   Result<std::vector<Door>> ListDoors() override;
   Status DeleteDoor(int64_t door_id) override;
   Result<TemplateInfo> GetTemplateInfo(int64_t template_id) override;
+  Result<StoredPhoto> LoadTemplatePhoto(int64_t template_id) override;
+  Result<int64_t> CountPhotos() override;
+  Result<std::vector<ExportedTemplate>> ExportTemplates(int64_t after_id, int limit) override;
   Result<std::vector<ImportedRow>> ImportBatch(std::span<const ImportRow> rows) override;
   Result<std::optional<Integration>> GetIntegration(std::string_view name) override;
   Result<std::vector<Integration>> ListIntegrations() override;
@@ -177,6 +180,9 @@ class StoreImpl final : public Store {
   Result<int64_t> UpsertUserLocked(const User& user);
   Result<std::optional<std::string>> GetSettingLocked(std::string_view key);
   Result<int64_t> InsertTemplateLocked(const NewTemplate& tmpl);
+  Status InsertPhotoLocked(int64_t template_id, const NewTemplate& tmpl);
+  // One batch of kept photos under keys older than `target`, re-encrypted; returns how many.
+  Result<int64_t> ReencryptPhotosLocked(const TemplateKey& target, int batch_size);
   Result<RecordedEvent> InsertEventLocked(const AccessEvent& event,
                                           std::span<const OutboxMessage> outbox);
   void WriteEventBatch(const std::vector<EventWriter*>& batch);

@@ -28,6 +28,15 @@ struct TemplateAad {
   std::string_view model_version;
 };
 
+// The photo a template was enrolled from (kept only when configured): sealed like a
+// template, under its own label, bound to the template id, user id, key id and media type.
+struct PhotoAad {
+  int64_t template_id = 0;
+  int64_t user_id = 0;
+  uint32_t key_id = 0;
+  std::string_view media_type;
+};
+
 struct SealedTemplate {
   std::array<uint8_t, 12> nonce{};
   std::vector<uint8_t> ciphertext;
@@ -50,7 +59,20 @@ class TemplateCipher {
   Status Open(const TemplateKey& key, const TemplateAad& aad, std::span<const uint8_t> nonce,
               std::span<const uint8_t> ciphertext, std::span<const uint8_t> tag, float* out);
 
+  Status SealPhoto(const TemplateKey& key, const PhotoAad& aad, std::span<const uint8_t> bytes,
+                   SealedTemplate* out);
+  // Decrypts into `out` (resized); mismatches are Corruption naming the photo's template.
+  Status OpenPhoto(const TemplateKey& key, const PhotoAad& aad, std::span<const uint8_t> nonce,
+                   std::span<const uint8_t> ciphertext, std::span<const uint8_t> tag,
+                   std::vector<uint8_t>* out);
+
  private:
+  Status SealBytes(const TemplateKey& key, uint32_t aad_key_id, const uint8_t* data, size_t size,
+                   const std::string& name, SealedTemplate* out);
+  Status OpenBytes(const TemplateKey& key, std::span<const uint8_t> nonce,
+                   std::span<const uint8_t> ciphertext, std::span<const uint8_t> tag, uint8_t* out,
+                   const std::string& name);
+
   // One context per direction, keyed once: per template only the nonce changes (setting up
   // AES-GCM from scratch costs more than decrypting a 512-byte template).
   struct Context {

@@ -49,6 +49,10 @@ struct NewTemplate {
   std::string model_version;        // the embedding model that produced it, e.g. "dlib-resnet-v1"
   std::span<const float> values;    // the embedding; the caller keeps it alive during the call
   std::string quality_json = "{}";  // the quality gate's values, a JSON object
+  // The photo it was enrolled from, stored encrypted with the template when not empty (only
+  // when the site keeps photos: admin.keep_photos). The caller keeps it alive during the call.
+  std::span<const uint8_t> photo;
+  std::string photo_media_type = "image/jpeg";
 };
 
 // A template's metadata; reading it never decrypts anything.
@@ -62,6 +66,22 @@ struct TemplateInfo {
   WallTime created_at{};
   uint32_t key_id = 0;
   int dimension = 0;
+  bool has_photo = false;  // its enrollment photo is kept (encrypted)
+};
+
+// A kept enrollment photo, decrypted.
+struct StoredPhoto {
+  int64_t template_id = 0;
+  int64_t user_id = 0;
+  std::string media_type;
+  WallTime created_at{};
+  std::vector<uint8_t> bytes;
+};
+
+// One template with its values, decrypted (an admin's export of templates).
+struct ExportedTemplate {
+  TemplateInfo info;
+  std::vector<float> values;
 };
 
 // Every template of one model version, decrypted, in one row-major matrix: what the 1:N
@@ -96,6 +116,7 @@ struct TemplateChanges {
 
 struct ErasureReport {
   int templates_deleted = 0;
+  int photos_deleted = 0;
   bool user_deleted = false;
   // The WAL was checkpointed and truncated, so no erased bytes remain in the -wal file.
   // False when another connection's reader kept the checkpoint from finishing; the bytes
@@ -273,8 +294,8 @@ struct RecordedEvent {
 
 struct KeyRotationProgress {
   uint32_t target_key_id = 0;
-  int64_t reencrypted = 0;  // templates re-encrypted by this rotation so far
-  int64_t remaining = 0;    // templates still under another key
+  int64_t reencrypted = 0;  // templates and kept photos re-encrypted by this rotation so far
+  int64_t remaining = 0;    // templates and kept photos still under another key
   bool done = false;
 };
 

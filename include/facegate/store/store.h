@@ -63,15 +63,18 @@ class Store {
   virtual Result<User> FindUserByExternalId(std::string_view external_id) = 0;
   // Users with id > after_id, by id, at most `limit` (paging by cursor).
   virtual Result<std::vector<User>> ListUsers(int64_t after_id, int limit) = 0;
-  // GDPR erasure: deletes the user and every template of theirs in one transaction, then
+  // GDPR erasure: deletes the user and every template and kept photo of theirs in one
+  // transaction, then
   // checkpoints the WAL so no erased byte remains in the files. Events keep the user's
   // external id until their retention period ends.
   virtual Result<ErasureReport> EraseUser(int64_t user_id) = 0;
-  // Deletes every template of the user (consent withdrawn), same guarantees as EraseUser.
+  // Deletes every template (and kept photo) of the user (consent withdrawn), same guarantees
+  // as EraseUser.
   virtual Result<ErasureReport> EraseTemplatesOfUser(int64_t user_id) = 0;
 
   // --- face templates
-  // Encrypts and stores one template with the current key; returns its id once committed.
+  // Encrypts and stores one template (and its photo, when given) with the current key;
+  // returns its id once committed. Deleting a template deletes its photo.
   virtual Result<int64_t> AddTemplate(const NewTemplate& tmpl) = 0;
   // Several in one transaction (imports): all or none.
   virtual Result<std::vector<int64_t>> AddTemplates(std::span<const NewTemplate> templates) = 0;
@@ -198,6 +201,13 @@ class Store {
   virtual Status DeleteDoor(int64_t door_id) = 0;
   // The template's metadata (never its values); NotFound when absent.
   virtual Result<TemplateInfo> GetTemplateInfo(int64_t template_id) = 0;
+  // The photo kept with a template (NewTemplate::photo), decrypted; NotFound when the
+  // template has none (photos are kept only when configured) or does not exist.
+  virtual Result<StoredPhoto> LoadTemplatePhoto(int64_t template_id) = 0;
+  virtual Result<int64_t> CountPhotos() = 0;
+  // Templates with id > after_id, by id, at most `limit` (1..10000), decrypted: an admin's
+  // export (paging by cursor). Corruption as LoadTemplatesForIndex.
+  virtual Result<std::vector<ExportedTemplate>> ExportTemplates(int64_t after_id, int limit) = 0;
   // A bulk import batch: upserts every user by external id, adds the memberships and the
   // templates, all in ONE transaction (all rows or none). Results in the rows' order.
   // Already a member is fine; a missing access group (NotFound) or a bad user or template
