@@ -23,7 +23,24 @@ void ParseAdminApiOptions(ConfigSection& s, AdminApiOptions* o) {
   o->duplicate_enrollment = dup == "flag" ? DuplicatePolicy::kFlag : DuplicatePolicy::kRefuse;
   s.Get("import_max_rows", &o->import_max_rows, 1, 1000);
   s.Get("enroll_timeout_ms", &o->enroll_timeout_ms, 1000, 600000);
+  s.Get("keep_photos", &o->keep_photos);
 }
+
+namespace internal {
+
+std::string PhotoMediaType(std::string_view bytes) {
+  if (bytes.size() >= 3 && bytes.substr(0, 3) == "\xFF\xD8\xFF") return "image/jpeg";
+  if (bytes.size() >= 8 && bytes.substr(0, 8) == "\x89PNG\r\n\x1A\n") return "image/png";
+  return "application/octet-stream";
+}
+
+void KeepPhoto(const AdminApiOptions& options, std::string_view bytes, store::NewTemplate* t) {
+  if (!options.keep_photos) return;
+  t->photo = std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
+  t->photo_media_type = PhotoMediaType(bytes);
+}
+
+}  // namespace internal
 
 Result<std::string> GenerateAdminToken(std::string* sha256) {
   unsigned char raw[32];
@@ -382,6 +399,43 @@ void AdminApiImpl::Send(const Call& call, const RouteSpec& spec, const net::Resp
   respond(std::move(res));
 }
 
+void AdminApiImpl::SendStream(Call& call, const RouteSpec& spec, const net::Responder& respond,
+                              Reply reply) {
+  net::HttpResponse head{reply.http, call.ctx->message.version()};
+  head.set(net::http::field::content_type, reply.content_type);
+  head.set(net::http::field::cache_control, "no-store");
+  for (auto& [name, value] : reply.headers) head.set(name, value);
+  head.keep_alive(call.ctx->message.keep_alive());
+  std::unique_ptr<net::ChunkedWriter> out = respond.Stream(std::move(head));
+  Status result = Status::Unavailable("the client went away before the answer started");
+  if (out) {
+    try {
+      result = reply.stream(*out);
+    } catch (const std::exception& e) {  // a bug: cut the answer, keep serving
+      spdlog::error("admin API {}: {}", spec.action, e.what());
+      result = Status::Internal("internal error");
+    }
+    call.audit_details["bytes"] = out->bytes_written();
+    if (result.ok()) {
+      // Audited before the last chunk: every byte has been sent, and a client that saw the
+      // whole answer finds its audit row when it looks next.
+      if (spec.audit) Audit(call, spec, "ok", reply.http);
+      if (!out->Finish()) {
+        spdlog::warn(
+            "admin API {} by {}: the client went away before the end of the answer "
+            "(its body was sent whole)",
+            spec.action, call.who.Actor());
+      }
+      return;
+    }
+    out->Abort();
+  }
+  spdlog::warn("admin API {} by {}: the streamed answer was cut short: {}", spec.action,
+               call.who.Actor(), result.ToString());
+  call.audit_details["error"] = result.message();
+  Audit(call, spec, "failed", reply.http);
+}
+
 void AdminApiImpl::Dispatch(const RouteSpec& spec, HandlerFn fn,
                             std::shared_ptr<net::RequestContext> ctx, net::Responder respond) {
   Call call;
@@ -419,6 +473,10 @@ void AdminApiImpl::Dispatch(const RouteSpec& spec, HandlerFn fn,
   } catch (const std::exception& e) {  // a bug: answer 500, keep serving
     spdlog::error("admin API {}: {}", spec.action, e.what());
     reply = ErrorReply(status::internal_server_error, "internal", "internal error");
+  }
+  if (reply.stream && static_cast<int>(reply.http) < 300) {
+    SendStream(call, spec, respond, std::move(reply));
+    return;
   }
   const bool ok = static_cast<int>(reply.http) < 400;
   if (spec.audit || !ok) {
@@ -458,6 +516,10 @@ void AdminApiImpl::AddRoutes(net::Router& router) {
        &AdminApiImpl::EnrollFace},
       {{V::delete_, "/api/v1/faces/{id}", "face.delete", R::kOperator, true},
        &AdminApiImpl::DeleteFace},
+      {{V::get, "/api/v1/faces/{id}/photo", "face.photo", R::kOperator, true},
+       &AdminApiImpl::GetFacePhoto},
+      {{V::get, "/api/v1/export/templates", "template.export", R::kAdmin, true},
+       &AdminApiImpl::ExportTemplates},
 
       {{V::get, "/api/v1/doors", "door.list", R::kViewer, false}, &AdminApiImpl::ListDoors},
       {{V::post, "/api/v1/doors", "door.create", R::kAdmin, true}, &AdminApiImpl::CreateDoor},

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -43,6 +44,11 @@ struct Reply {
   std::optional<std::string> raw;
   std::string content_type = "application/json";
   std::vector<std::pair<std::string, std::string>> headers;
+  // A streamed body (large exports), instead of body/raw: run on the pool thread once the
+  // head (status 200, content_type, headers) went out with chunked encoding; it writes the
+  // body in pieces and returns how it ended. An error (or a client gone) after the head cuts
+  // the connection, so the client sees a truncated body, and is audited as failed.
+  std::function<Status(net::ChunkedWriter& out)> stream;
 };
 
 // One request on its way through a handler (on the API's pool).
@@ -59,6 +65,11 @@ struct Call {
   const std::string& body() const { return ctx->message.body(); }
   std::optional<std::string> Query(std::string_view name) const;
 };
+
+// The media type of a photo that decoded (image/jpeg, image/png), from its first bytes.
+std::string PhotoMediaType(std::string_view bytes);
+// With admin.keep_photos, `bytes` (alive until the template is written) become t's photo.
+void KeepPhoto(const AdminApiOptions& options, std::string_view bytes, store::NewTemplate* t);
 
 // Error replies: {"error": code, "message": message[, "fields": {...}]}.
 Reply ErrorReply(status http, std::string_view code, std::string_view message,
@@ -182,6 +193,8 @@ class AdminApiImpl final : public AdminApi, public std::enable_shared_from_this<
   Reply QueueDeviceCommand(Call& c);
   Reply ListEvents(Call& c);
   Reply ExportEventsCsv(Call& c);
+  Reply GetFacePhoto(Call& c);
+  Reply ExportTemplates(Call& c);
   Reply ListIntegrations(Call& c);
   Reply GetIntegration(Call& c);
   Reply PutIntegration(Call& c);
@@ -213,6 +226,7 @@ class AdminApiImpl final : public AdminApi, public std::enable_shared_from_this<
                 net::Responder respond);
   std::optional<Principal> Authenticate(const net::RequestContext& ctx, std::string* why);
   void Audit(const Call& call, const RouteSpec& spec, std::string_view outcome, status http);
+  void SendStream(Call& call, const RouteSpec& spec, const net::Responder& respond, Reply reply);
   void Send(const Call& call, const RouteSpec& spec, const net::Responder& respond, Reply reply);
 
   const AdminApiOptions options_;

@@ -302,6 +302,7 @@ Reply AdminApiImpl::ImportBatch(Call& c) {
       t.model_version = std::string(face::kModelVersion);
       t.values = std::span<const float>(w.templates[k].data(), w.templates[k].size());
       t.quality_json = w.qualities[k].dump();
+      KeepPhoto(options(), photos[w.photos[k]].bytes, &t);
       row.templates.push_back(t);
     }
     batch.push_back(std::move(row));

@@ -34,6 +34,7 @@ Reply AdminApiImpl::GetSystem(Call&) {
   json counts = json::object();
   if (auto n = store().CountUsers(); n.ok()) counts["users"] = *n;
   if (auto n = store().CountTemplates(); n.ok()) counts["templates"] = *n;
+  if (auto n = store().CountPhotos(); n.ok()) counts["photos"] = *n;
   if (auto n = store().CountEvents(); n.ok()) counts["events"] = *n;
   if (auto n = store().ListDoors(); n.ok()) counts["doors"] = n->size();
   int64_t devices = 0, online = 0;

@@ -1,5 +1,8 @@
 // Users (by external id), their faces, subject-access export and erasure.
+#include <openssl/crypto.h>
 #include <spdlog/spdlog.h>
+
+#include <algorithm>
 
 #include "admin/admin_impl.h"
 #include "facegate/face/matching.h"
@@ -29,7 +32,8 @@ json TemplateJson(const store::TemplateInfo& t) {
           {"model_version", t.model_version},
           {"quality", quality.is_discarded() ? json::object() : quality},
           {"created_at", TimeJson(t.created_at)},
-          {"key_id", t.key_id}};
+          {"key_id", t.key_id},
+          {"photo", t.has_photo}};
 }
 
 json EventJson(const store::StoredEvent& s) {
@@ -209,11 +213,13 @@ Reply AdminApiImpl::EraseUser(Call& c) {
   auto report = store().EraseUser(u->id);
   if (!report.ok()) return StatusReply(report.status());
   SyncGallery();  // the index entry goes before the answer
-  c.audit_details = {{"templates_deleted", report->templates_deleted}};
+  c.audit_details = {{"templates_deleted", report->templates_deleted},
+                     {"photos_deleted", report->photos_deleted}};
   Reply r;
   r.body = {{"erased", report->user_deleted},
             {"external_id", u->external_id},
             {"templates_deleted", report->templates_deleted},
+            {"photos_deleted", report->photos_deleted},
             {"wal_truncated", report->wal_truncated}};
   return r;
 }
@@ -273,16 +279,21 @@ Reply AdminApiImpl::ExportUser(Call& c) {
   out["groups"] = member_of;
   out["rights"] = rights;
 
-  // Templates only as a count and their metadata: never the values.
+  // Templates only as a count and their metadata: never the values. Kept photos likewise
+  // (an operator fetches one with GET /api/v1/faces/{id}/photo).
   auto templates = store().ListTemplatesOfUser(u->id);
   if (!templates.ok()) return StatusReply(templates.status());
   json faces = json::array();
+  int photos = 0;
   for (const auto& t : *templates) {
     faces.push_back({{"source", store::TemplateSourceName(t.source)},
                      {"model_version", t.model_version},
-                     {"created_at", TimeJson(t.created_at)}});
+                     {"created_at", TimeJson(t.created_at)},
+                     {"photo_kept", t.has_photo}});
+    photos += t.has_photo ? 1 : 0;
   }
   out["templates"] = {{"count", templates->size()}, {"items", faces}};
+  out["photos"] = {{"count", photos}};
 
   json events = json::array();
   store::EventFilter f;
@@ -355,6 +366,7 @@ Reply AdminApiImpl::EnrollFace(Call& c) {
   t.model_version = std::string(face::kModelVersion);
   t.values = std::span<const float>(probe->data(), probe->size());
   t.quality_json = quality.dump();
+  KeepPhoto(options(), c.body(), &t);
   auto id = store().AddTemplate(t);
   if (!id.ok()) return StatusReply(id.status());
   SyncGallery();
@@ -370,6 +382,61 @@ Reply AdminApiImpl::EnrollFace(Call& c) {
   out["timings_ms"] = {{"queue", analysis->timings.queue_ms},
                        {"total", analysis->timings.total_ms}};
   return Created(out);
+}
+
+Reply AdminApiImpl::GetFacePhoto(Call& c) {
+  const std::string s = c.params.empty() ? std::string() : c.params[0];
+  auto id = ParseInt64(s);
+  if (!id)
+    return ErrorReply(status::not_found, "not_found", "no face template with id '" + s + "'");
+  auto info = store().GetTemplateInfo(*id);
+  if (!info.ok()) return StatusReply(info.status());
+  c.target = "user:" + info->user_external_id;
+  c.audit_details = {{"template_id", *id}};
+  auto photo = store().LoadTemplatePhoto(*id);
+  if (!photo.ok()) return StatusReply(photo.status());
+  Reply r;
+  r.raw = std::string(photo->bytes.begin(), photo->bytes.end());
+  OPENSSL_cleanse(photo->bytes.data(), photo->bytes.size());
+  r.content_type = photo->media_type;
+  return r;
+}
+
+// Every template with its values, for an admin moving a site to another server: streamed as
+// JSON lines (one template per line, with the metadata of the face list), read from the
+// store a page at a time. Admin role only, audited with the count sent.
+Reply AdminApiImpl::ExportTemplates(Call& c) {
+  c.target = "templates";
+  Reply r;
+  r.content_type = "application/x-ndjson";
+  r.headers.emplace_back("Content-Disposition", "attachment; filename=\"templates.jsonl\"");
+  r.stream = [this, &c](net::ChunkedWriter& out) -> Status {
+    constexpr int kPage = 500;
+    int64_t after = 0;
+    int64_t sent = 0;
+    std::string lines;
+    for (;;) {
+      auto page = store().ExportTemplates(after, kPage);
+      if (!page.ok()) return page.status();
+      for (auto& e : *page) {
+        json line = TemplateJson(e.info);
+        line["dimension"] = e.info.dimension;
+        line["values"] = e.values;
+        lines += line.dump();
+        lines += '\n';
+        std::fill(e.values.begin(), e.values.end(), 0.0f);
+      }
+      sent += static_cast<int64_t>(page->size());
+      c.audit_details["templates"] = sent;
+      const bool written = lines.empty() || out.Write(lines);
+      OPENSSL_cleanse(lines.data(), lines.size());
+      lines.clear();
+      if (!written) return Status::Unavailable("the client stopped reading");
+      if (static_cast<int>(page->size()) < kPage) return Status::Ok();
+      after = page->back().info.id;
+    }
+  };
+  return r;
 }
 
 Reply AdminApiImpl::DeleteFace(Call& c) {

@@ -2,7 +2,11 @@
 // the admin API of a running facegated (docs/admin-api.md): access events (listed, or exported
 // as CSV), integrations, the daemon's summary, the audit log, and an export of the users,
 // groups and rights as one JSON document (never template values).
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -72,7 +76,8 @@ constexpr const char* kEventExportHelp =
     "would run as formulas are quoted with a leading '. The export is audited.\n"
     "\n"
     "Options:\n" FG_EVENT_FILTERS
-    "  --output FILE     write to FILE instead of stdout\n" FG_API_OPTIONS
+    "  --output FILE     write to FILE (mode 0600; FILE.partial until complete) instead of\n"
+    "                    stdout\n" FG_API_OPTIONS
     "\n"
     "Exit status: 0 exported, 1 failed, 2 usage error, " FG_API_EXIT
     "5 an unknown door, user\nor device.\n";
@@ -133,37 +138,111 @@ constexpr const char* kAuditHelp =
     "Exit status: 0 listed, 1 failed, 2 usage error, " FG_API_EXIT_LAST;
 
 constexpr const char* kExportHelp =
-    "Usage: facegatectl export [--output FILE] " FG_CONN
+    "Usage: facegatectl export [--output FILE] [--with-templates] " FG_CONN
     "\n"
     "\n"
     "The site's users, groups (with their members) and rights as one JSON document:\n"
-    "{\"exported_at\", \"users\", \"groups\", \"rights\"}, read page by page through the API (a\n"
-    "viewer token). Face templates are not part of it: their values are never exported by\n"
-    "this version (the server has no endpoint for them, by design); 'user export' gives a\n"
-    "person's templates as a count.\n"
+    "{\"exported_at\", \"users\", \"groups\", \"rights\", \"templates\"}, read page by page\n"
+    "through the API (a viewer token). Face templates are biometric data and are left out\n"
+    "unless --with-templates is given with an admin token: \"templates\" then holds every\n"
+    "template with its values (GET /api/v1/export/templates, audited), for moving a site to\n"
+    "another server with the same model. Keep such a file as safe as the server's keys.\n"
+    "'user export' gives one person's data, templates as a count.\n"
     "\n"
     "Options:\n"
-    "  --output FILE     write to FILE (mode 0600) instead of stdout\n"
-    "  --with-templates  refused (exit 2): template values are never exported\n" FG_API_OPTIONS
+    "  --output FILE     write to FILE (mode 0600; FILE.partial until complete) instead of\n"
+    "                    stdout\n"
+    "  --with-templates  include the template values (admin role; exit 4 without "
+    "it)\n" FG_API_OPTIONS
     "\n"
     "Exit status: 0 exported, 1 failed, 2 usage error, " FG_API_EXIT_LAST;
 
+// Where an export goes: stdout, or --output FILE, written as FILE.partial (mode 0600) and
+// renamed to FILE once complete, so an export cut short never leaves a complete-looking
+// file (the partial one is removed).
+class ExportOutput {
+ public:
+  explicit ExportOutput(const ApiCommand& c) : file_(c.args.Value("--output")) {}
+  ExportOutput(const ExportOutput&) = delete;
+  ExportOutput& operator=(const ExportOutput&) = delete;
+  ~ExportOutput() {
+    if (f_ != nullptr && f_ != stdout) {
+      std::fclose(f_);
+      std::error_code ec;
+      std::filesystem::remove(Partial(), ec);
+    }
+  }
+
+  Status Open() {
+    if (!file_) {
+      f_ = stdout;
+      return Status::Ok();
+    }
+    f_ = std::fopen(Partial().c_str(), "w");
+    if (!f_) return Status::Internal("cannot write " + Partial() + ": " + std::strerror(errno));
+    std::error_code ec;
+    std::filesystem::permissions(
+        Partial(), std::filesystem::perms::owner_read | std::filesystem::perms::owner_write, ec);
+    return Status::Ok();
+  }
+
+  Status Write(std::string_view piece) {
+    if (std::fwrite(piece.data(), 1, piece.size(), f_) != piece.size()) {
+      return Status::Internal("cannot write " + (file_ ? Partial() : std::string("stdout")) + ": " +
+                              std::strerror(errno));
+    }
+    return Status::Ok();
+  }
+
+  Status Commit() {
+    if (f_ == stdout) {
+      f_ = nullptr;
+      return std::fflush(stdout) == 0 ? Status::Ok() : Status::Internal("cannot write stdout");
+    }
+    std::FILE* f = f_;
+    f_ = nullptr;
+    const bool flushed = std::fflush(f) == 0 && fsync(fileno(f)) == 0;
+    if (std::fclose(f) != 0 || !flushed) {
+      std::error_code ec;
+      std::filesystem::remove(Partial(), ec);
+      return Status::Internal("cannot write " + *file_);
+    }
+    std::error_code ec;
+    std::filesystem::rename(Partial(), *file_, ec);
+    if (ec)
+      return Status::Internal("cannot rename " + Partial() + " to " + *file_ + ": " + ec.message());
+    return Status::Ok();
+  }
+
+ private:
+  std::string Partial() const { return *file_ + ".partial"; }
+
+  std::optional<std::string> file_;
+  std::FILE* f_ = nullptr;
+};
+
 // Writes `text` to FILE (mode 0600) or stdout. kOk or kFailure (message printed).
 int Output(const ApiCommand& c, const std::string& text) {
-  auto file = c.args.Value("--output");
-  if (!file) {
-    std::fwrite(text.data(), 1, text.size(), stdout);
-    return kOk;
-  }
-  std::FILE* f = std::fopen(file->c_str(), "w");
-  if (!f) return ctl::Fail(c.prog, Status::Internal("cannot write " + *file));
-  std::error_code ec;
-  std::filesystem::permissions(
-      *file, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write, ec);
-  const bool ok = std::fwrite(text.data(), 1, text.size(), f) == text.size();
-  if (std::fclose(f) != 0 || !ok) {
-    return ctl::Fail(c.prog, Status::Internal("cannot write " + *file));
-  }
+  ExportOutput out(c);
+  Status s = out.Open();
+  if (s.ok()) s = out.Write(text);
+  if (s.ok()) s = out.Commit();
+  return s.ok() ? kOk : ctl::Fail(c.prog, s);
+}
+
+// Streams a GET's body to FILE or stdout (ExportOutput). kOk or the exit code (printed).
+int Download(ApiCommand& c, const std::string& path, uint64_t* bytes = nullptr) {
+  ExportOutput out(c);
+  if (Status s = out.Open(); !s.ok()) return ctl::Fail(c.prog, s);
+  uint64_t n = 0;
+  auto r = c.client->Download(path, [&](std::string_view piece) {
+    n += piece.size();
+    return out.Write(piece);
+  });
+  if (!r.ok()) return ctl::FailRequest(c.prog, r.status());
+  if (!r->ok()) return ctl::FailResponse(c.prog, *r);
+  if (Status s = out.Commit(); !s.ok()) return ctl::Fail(c.prog, s);
+  if (bytes) *bytes = n;
   return kOk;
 }
 
@@ -269,9 +348,7 @@ int EventExport(int argc, char** argv) {
   std::string query;
   if (int r = EventQuery(c, &query); r != kOk) return r;
   if (int r = c.Connect(); r != kOk) return r;
-  auto r = c.Call("GET", "/api/v1/events.csv" + query);
-  if (!r) return c.rc;
-  return Output(c, r->body);
+  return Download(c, "/api/v1/events.csv" + query);
 }
 
 // ---------------------------------------------------------------- integrations
@@ -475,17 +552,45 @@ int AuditCommand(int argc, char** argv) {
 
 // ---------------------------------------------------------------- export
 
+// Every template with its values (GET /api/v1/export/templates, JSON lines, admin role), or
+// nullopt with c.rc set (message printed).
+std::optional<json> DownloadTemplates(ApiCommand& c) {
+  json templates = json::array();
+  std::string pending;  // a line split across pieces
+  auto r = c.client->Download("/api/v1/export/templates", [&](std::string_view piece) {
+    pending.append(piece);
+    size_t start = 0;
+    for (size_t nl; (nl = pending.find('\n', start)) != std::string::npos; start = nl + 1) {
+      json line = json::parse(pending.begin() + static_cast<std::ptrdiff_t>(start),
+                              pending.begin() + static_cast<std::ptrdiff_t>(nl), nullptr, false);
+      if (line.is_discarded() || !line.is_object()) {
+        return Status::Internal("the template export holds a line that is not a JSON object");
+      }
+      templates.push_back(std::move(line));
+    }
+    pending.erase(0, start);
+    return Status::Ok();
+  });
+  if (!r.ok()) {
+    c.rc = ctl::FailRequest(c.prog, r.status());
+    return std::nullopt;
+  }
+  if (!r->ok()) {
+    c.rc = ctl::FailResponse(c.prog, *r);
+    return std::nullopt;
+  }
+  if (!pending.empty()) {
+    c.rc = ctl::Fail(c.prog, Status::Internal("the template export ends in the middle of a line"));
+    return std::nullopt;
+  }
+  return templates;
+}
+
 int ExportCommand(int argc, char** argv) {
   ApiCommand c;
   int rc = c.Parse(argc, argv, "facegatectl export", kExportHelp, {"--with-templates"},
                    {"--output"}, 0, 0, "");
   if (rc != kOk) return ApiCommand::Done(rc);
-  if (c.args.Has("--with-templates")) {
-    return ctl::UsageError(c.prog,
-                           "--with-templates: face template values are never exported by this "
-                           "version (the admin API has no endpoint for them, by design); "
-                           "re-enroll or import photos on the new installation instead");
-  }
   if (int r = c.Connect(); r != kOk) return r;
   auto users = c.GetAll("/api/v1/users");
   if (!users) return c.rc;
@@ -504,12 +609,22 @@ int ExportCommand(int argc, char** argv) {
               {"source", c.client->url()},
               {"users", *users},
               {"groups", *groups},
-              {"rights", *rights},
-              {"templates", "not exported: template values never leave the server"}};
+              {"rights", *rights}};
+  if (c.args.Has("--with-templates")) {
+    auto templates = DownloadTemplates(c);
+    if (!templates) return c.rc;
+    doc["templates"] = std::move(*templates);
+  } else {
+    doc["templates"] = "not exported (--with-templates, admin role)";
+  }
   if (int r = Output(c, doc.dump(2) + "\n"); r != kOk) return r;
   if (c.args.Value("--output")) {
-    std::fprintf(stderr, "%s: %zu users, %zu groups, %zu rights exported to %s\n", c.prog.c_str(),
-                 users->size(), groups->size(), rights->size(), c.args.Value("--output")->c_str());
+    std::fprintf(stderr, "%s: %zu users, %zu groups, %zu rights%s exported to %s\n", c.prog.c_str(),
+                 users->size(), groups->size(), rights->size(),
+                 doc["templates"].is_array()
+                     ? (", " + std::to_string(doc["templates"].size()) + " templates").c_str()
+                     : "",
+                 c.args.Value("--output")->c_str());
   }
   return kOk;
 }

@@ -639,10 +639,19 @@ struct ApiClient::Impl {
       }
     }
     auto& res = parser->get();
+    ApiResponse out = ResponseOf(res, std::move(res.body()));
+    ++requests_on_connection;
+    // A refused body was never sent: the connection is out of step; so is one the server ends.
+    if (!res.keep_alive() || !body_sent) Close();
+    return out;
+  }
+
+  template <class Fields>
+  static ApiResponse ResponseOf(const http::response_header<Fields>& res, std::string body) {
     ApiResponse out;
     out.status = static_cast<int>(res.result_int());
     out.content_type = MediaType(res[http::field::content_type]);
-    out.body = std::move(res.body());
+    out.body = std::move(body);
     if (auto ra = res[http::field::retry_after]; !ra.empty()) {
       if (auto s = ParseInt(std::string_view(ra.data(), ra.size()), 0, 86400)) {
         out.retry_after_s = static_cast<int>(*s);
@@ -654,9 +663,78 @@ struct ApiClient::Impl {
       out.json = json::parse(out.body, nullptr, false);
       if (out.json.is_discarded()) out.json = nullptr;
     }
+    return out;
+  }
+
+  // A GET whose 2xx body goes to `sink` (ApiClient::Download).
+  Result<ApiResponse> ExchangeDownload(http::request<http::string_body>& req, const BodySink& sink,
+                                       std::chrono::milliseconds timeout, bool* retry) {
+    *retry = false;
+    const bool reused = stream != nullptr && requests_on_connection > 0;
+    if (!stream) FACEGATE_RETURN_IF_ERROR(Connect());
+    const std::string method(req.method_string());
+    const std::string target(req.target());
+    auto& tcp_stream = beast::get_lowest_layer(*stream);
+    tcp_stream.expires_after(timeout);
+    beast::error_code ec =
+        Run([&](auto handler) { http::async_write(*stream, req, std::move(handler)); });
+    if (ec) {
+      Close();
+      *retry = reused && ClosedByPeer(ec);
+      return Broken(method, target, "while sending the request", ec, timeout);
+    }
+    // No limit on a download. Not boost::none: Boost 1.74's parser compares a Content-Length
+    // with the optional limit directly, and "n > none" is true.
+    constexpr uint64_t kUnlimited = std::numeric_limits<uint64_t>::max();
+    http::response_parser<http::empty_body> head;
+    head.body_limit(kUnlimited);
+    tcp_stream.expires_after(timeout);
+    ec = Run(
+        [&](auto handler) { http::async_read_header(*stream, buffer, head, std::move(handler)); });
+    if (ec) {
+      const bool nothing = !head.got_some();
+      Close();
+      *retry = reused && nothing && ClosedByPeer(ec);
+      return Broken(method, target, "waiting for the answer", ec, timeout);
+    }
+    if (head.get().result_int() < 200 || head.get().result_int() >= 300) {
+      http::response_parser<http::string_body> whole(std::move(head));
+      whole.body_limit(kMaxResponseBytes);
+      tcp_stream.expires_after(timeout);
+      ec = Run([&](auto handler) { http::async_read(*stream, buffer, whole, std::move(handler)); });
+      if (ec) {
+        Close();
+        return Broken(method, target, "reading the answer", ec, timeout);
+      }
+      ApiResponse out = ResponseOf(whole.get(), std::move(whole.get().body()));
+      ++requests_on_connection;
+      if (!whole.get().keep_alive()) Close();
+      return out;
+    }
+    http::response_parser<http::buffer_body> body(std::move(head));
+    body.body_limit(kUnlimited);
+    std::vector<char> piece(64 * 1024);
+    while (!body.is_done()) {
+      body.get().body().data = piece.data();
+      body.get().body().size = piece.size();
+      tcp_stream.expires_after(timeout);
+      ec = Run([&](auto handler) { http::async_read(*stream, buffer, body, std::move(handler)); });
+      if (ec == http::error::need_buffer) ec = {};
+      if (ec) {
+        Close();
+        return Broken(method, target, "before the end of the answer (it is incomplete)", ec,
+                      timeout);
+      }
+      const size_t n = piece.size() - body.get().body().size;
+      if (n == 0) continue;
+      if (Status s = sink(std::string_view(piece.data(), n)); !s.ok()) {
+        Close();  // the rest of the body is not read: the connection is out of step
+        return s;
+      }
+    }
+    ApiResponse out = ResponseOf(body.get(), {});
     ++requests_on_connection;
-    // A refused body was never sent: the connection is out of step; so is one the server ends.
-    if (!res.keep_alive() || !body_sent) Close();
+    if (!body.get().keep_alive()) Close();
     return out;
   }
 };
@@ -733,6 +811,20 @@ Result<ApiResponse> ApiClient::Request(std::string_view method, std::string_view
     auto r = impl_->Exchange(req, expect_continue, timeout, &retry);
     if (r.ok() || !retry || attempt > 0) return r;
     // The server had closed the idle connection: once more on a new one.
+  }
+}
+
+Result<ApiResponse> ApiClient::Download(std::string_view path_and_query, const BodySink& sink) {
+  http::request<http::string_body> req{http::verb::get,
+                                       impl_->ep.prefix + std::string(path_and_query), 11};
+  req.set(http::field::host, impl_->ep.host_header);
+  req.set(http::field::user_agent, impl_->user_agent);
+  req.set(http::field::authorization, "Bearer " + impl_->options.token);
+  req.keep_alive(true);
+  for (int attempt = 0;; ++attempt) {
+    bool retry = false;
+    auto r = impl_->ExchangeDownload(req, sink, impl_->options.timeout, &retry);
+    if (r.ok() || !retry || attempt > 0) return r;
   }
 }
 

@@ -22,6 +22,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <initializer_list>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -106,6 +107,14 @@ class ApiClient {
   // multipart/form-data, with the upload timeout and Expect: 100-continue (a body the server
   // refuses, 413 for one, is not sent at all).
   Result<ApiResponse> PostMultipart(std::string_view path, const std::vector<MultipartPart>& parts);
+
+  // A GET whose successful (2xx) body goes to `sink` piece by piece as it arrives (exports:
+  // no size limit, never held in memory whole); the returned response then has an empty
+  // body. Other answers are read whole as by Request. Each read has the timeout, not the
+  // whole download. A sink error stops the download and is returned; a connection cut before
+  // the end of the body is a failure (kUnavailable), never a short success.
+  using BodySink = std::function<Status(std::string_view piece)>;
+  Result<ApiResponse> Download(std::string_view path_and_query, const BodySink& sink);
 
   const std::string& url() const;  // scheme, host and port: "https://127.0.0.1:8444"
 

@@ -306,6 +306,13 @@ TEST_F(AdminApiTest, EventsFilterPageAndExportAsCsv) {
   EXPECT_THAT(r.headers["content-type"], HasSubstr("text/csv"));
   EXPECT_THAT(r.body, ::testing::StartsWith("id,time,door,device_id,user,decision,reason"));
   EXPECT_EQ(std::count(r.body.begin(), r.body.end(), '\n'), 4) << r.body;  // header + 3
+  // Streamed: chunked, never held whole in the daemon's memory.
+  EXPECT_EQ(r.headers["transfer-encoding"], "chunked");
+  r = admin_->Get("/api/v1/audit?action=event.export&limit=1");
+  ASSERT_EQ(r.status, 200);
+  ASSERT_EQ(r.json["items"].size(), 1u) << Describe(r);
+  EXPECT_EQ(r.json["items"][0]["outcome"], "ok");
+  EXPECT_EQ(r.json["items"][0]["details"]["rows"], 3) << Describe(r);
 }
 
 TEST_F(AdminApiTest, RetentionPurgeDeletesOldEventsAndAuditRows) {
@@ -470,16 +477,16 @@ TEST_F(AdminApiTest, FaceDuplicateFlagPolicyEnrollsAndSaysWho) {
   EXPECT_EQ(r.json["items"][0]["details"]["duplicate_of"], "ada") << Describe(r);
 }
 
-// The ciphertext of every template of `user_id`, read from the database as an attacker with
-// the files would.
-std::vector<std::string> CiphertextsOf(const std::filesystem::path& db_file, int64_t user_id) {
+// Every ciphertext in `table` (face_templates, face_photos) for `user_id`, read from the
+// database as an attacker with the files would.
+std::vector<std::string> BlobsOf(const std::filesystem::path& db_file, const std::string& table,
+                                 int64_t user_id) {
   std::vector<std::string> out;
   sqlite3* db = nullptr;
   EXPECT_EQ(sqlite3_open_v2(db_file.c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
   sqlite3_stmt* stmt = nullptr;
-  EXPECT_EQ(sqlite3_prepare_v2(db, "SELECT ciphertext FROM face_templates WHERE user_id = ?", -1,
-                               &stmt, nullptr),
-            SQLITE_OK)
+  const std::string sql = "SELECT ciphertext FROM " + table + " WHERE user_id = ?";
+  EXPECT_EQ(sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr), SQLITE_OK)
       << sqlite3_errmsg(db);
   sqlite3_bind_int64(stmt, 1, user_id);
   while (sqlite3_step(stmt) == SQLITE_ROW) {
@@ -489,6 +496,10 @@ std::vector<std::string> CiphertextsOf(const std::filesystem::path& db_file, int
   sqlite3_finalize(stmt);
   sqlite3_close(db);
   return out;
+}
+
+std::vector<std::string> CiphertextsOf(const std::filesystem::path& db_file, int64_t user_id) {
+  return BlobsOf(db_file, "face_templates", user_id);
 }
 
 TEST_F(AdminFaceTest, FaceErasureLeavesNoTemplateNoIndexEntryAndNoBytesInTheFiles) {
@@ -524,6 +535,85 @@ TEST_F(AdminFaceTest, FaceErasureLeavesNoTemplateNoIndexEntryAndNoBytesInTheFile
     const std::string probe = ciphertexts[0].substr(ciphertexts[0].size() / 2, 32);
     EXPECT_EQ(bytes->find(probe), std::string::npos) << "erased template bytes remain in " << file;
   }
+}
+
+
+// Whether the database file or its WAL holds a 32-byte window from the middle of `bytes`.
+bool FilesHold(const std::filesystem::path& db_file, const std::string& bytes) {
+  const std::string probe = bytes.substr(bytes.size() / 2, 32);
+  for (const char* suffix : {"", "-wal"}) {
+    auto file = db_file;
+    file += suffix;
+    auto content = ReadFile(file, 1ll << 30);
+    if (content.ok() && content->find(probe) != std::string::npos) return true;
+  }
+  return false;
+}
+
+TEST_F(AdminApiTest, FaceKeptPhotosAreEncryptedForOperatorsExportedForAdminsAndErased) {
+  if (!std::filesystem::exists(ModelsDir() / "shape_predictor_68_face_landmarks.dat")) {
+    GTEST_SKIP() << "no model files in " << ModelsDir() << " (run scripts/setup)";
+  }
+  daemon_.config()["admin"] = {{"keep_photos", true}};
+  StartDaemon(/*face=*/true);
+  AdminClient viewer(&daemon_, MakeToken("viewer-1", "viewer"));
+  AdminClient op(&daemon_, MakeToken("operator-1", "operator"));
+  ApiReply r = admin_->Post("/api/v1/users", {{"external_id", "bob"}});
+  ASSERT_EQ(r.status, 201);
+  const int64_t bob_id = r.json["id"];
+  const std::string jpeg = Capture(kBob);
+  r = op.Call("POST", "/api/v1/users/bob/faces", jpeg, "image/jpeg");
+  ASSERT_EQ(r.status, 201) << Describe(r);
+  EXPECT_EQ(r.json["face"]["photo"], true);
+  const std::string face = std::to_string(r.json["face"]["id"].get<int64_t>());
+
+  // Operators see the photo; viewers do not; reading it is audited.
+  r = op.Get("/api/v1/faces/" + face + "/photo");
+  ASSERT_EQ(r.status, 200) << Describe(r);
+  EXPECT_EQ(r.headers["content-type"], "image/jpeg");
+  EXPECT_TRUE(r.body == jpeg) << "the photo read back differs from the one enrolled";
+  EXPECT_EQ(viewer.Get("/api/v1/faces/" + face + "/photo").status, 403);
+  r = admin_->Get("/api/v1/audit?action=face.photo");
+  ASSERT_EQ(r.status, 200);
+  ASSERT_EQ(r.json["items"].size(), 2u) << Describe(r);
+  EXPECT_EQ(r.json["items"][0]["outcome"], "denied");
+  EXPECT_EQ(r.json["items"][1]["target"], "user:bob");
+  EXPECT_EQ(admin_->Get("/api/v1/system").json["counts"]["photos"], 1);
+  r = op.Get("/api/v1/users/bob/export");
+  ASSERT_EQ(r.status, 200) << Describe(r);
+  EXPECT_EQ(r.json["photos"]["count"], 1);
+
+  // The template values leave only to an admin, streamed as JSON lines.
+  EXPECT_EQ(op.Get("/api/v1/export/templates").status, 403);
+  r = admin_->Get("/api/v1/export/templates");
+  ASSERT_EQ(r.status, 200) << Describe(r);
+  EXPECT_EQ(r.headers["content-type"], "application/x-ndjson");
+  ASSERT_EQ(std::count(r.body.begin(), r.body.end(), '\n'), 1) << r.body;
+  const json line = json::parse(r.body, nullptr, false);
+  ASSERT_TRUE(line.is_object()) << r.body;
+  EXPECT_EQ(line["user"], "bob");
+  EXPECT_EQ(line["values"].size(), 128u);
+  EXPECT_EQ(line["dimension"], 128);
+  r = admin_->Get("/api/v1/audit?action=template.export");
+  ASSERT_EQ(r.json["items"].size(), 2u) << Describe(r);
+  EXPECT_EQ(r.json["items"][0]["details"]["templates"], 1) << Describe(r);
+
+  // At rest only ciphertext; after the erasure not even that.
+  const auto db_file = daemon_.data_dir() / "facegate.db";
+  EXPECT_FALSE(FilesHold(db_file, jpeg)) << "the photo is stored in the clear";
+  const auto photo_ciphertexts = BlobsOf(db_file, "face_photos", bob_id);
+  const auto template_ciphertexts = BlobsOf(db_file, "face_templates", bob_id);
+  ASSERT_EQ(photo_ciphertexts.size(), 1u);
+  ASSERT_EQ(template_ciphertexts.size(), 1u);
+  r = op.Delete("/api/v1/users/bob");
+  ASSERT_EQ(r.status, 200) << Describe(r);
+  EXPECT_EQ(r.json["templates_deleted"], 1);
+  EXPECT_EQ(r.json["photos_deleted"], 1);
+  EXPECT_EQ(r.json["wal_truncated"], true) << Describe(r);
+  EXPECT_FALSE(FilesHold(db_file, photo_ciphertexts[0])) << "erased photo bytes remain";
+  EXPECT_FALSE(FilesHold(db_file, template_ciphertexts[0])) << "erased template bytes remain";
+  EXPECT_EQ(op.Get("/api/v1/faces/" + face + "/photo").status, 404);
+  EXPECT_EQ(admin_->Get("/api/v1/system").json["counts"]["photos"], 0);
 }
 
 TEST_F(AdminFaceTest, FaceImportBatchEmbedsChecksDuplicatesAndIsIdempotent) {

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <filesystem>
 #include <regex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -192,6 +193,30 @@ TEST_F(CtlAdminTest, EventListAndExport) {
   EXPECT_TRUE(r.out.empty());
   const std::string csv = ReadFileForTest(file);
   EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 6);
+  EXPECT_FALSE(std::filesystem::exists(file.string() + ".partial"));
+
+  // A range of several store pages (1000 events each) streams whole, in order.
+  {
+    auto s = OpenStore();
+    ASSERT_TRUE(s);
+    const auto now = SystemClock::Instance().Now();
+    for (int i = 0; i < 2100; ++i) {
+      store::AccessEvent e;
+      e.time = now;
+      e.decision = store::Decision::kDeny;
+      e.reason = "bulk";
+      ASSERT_TRUE(s->RecordEvent(e, {}).ok());
+    }
+  }
+  r = Ctl({"event", "export", "--reason", "bulk", "--output", file.string()});
+  ASSERT_EQ(r.code, 0) << Describe(r);
+  const std::string bulk = ReadFileForTest(file);
+  EXPECT_EQ(std::count(bulk.begin(), bulk.end(), '\n'), 2101);
+  std::set<std::string> ids;
+  for (size_t at = bulk.find('\n') + 1; at < bulk.size(); at = bulk.find('\n', at) + 1) {
+    ids.insert(bulk.substr(at, bulk.find(',', at) - at));
+  }
+  EXPECT_EQ(ids.size(), 2100u) << "rows repeated or lost at page boundaries";
 }
 
 TEST_F(CtlAdminTest, IntegrationSetShowList) {
@@ -254,7 +279,63 @@ TEST_F(CtlAdminTest, ExportUsersGroupsRights) {
   ASSERT_EQ(j["users"].size(), 1u);
   EXPECT_EQ(j["groups"][0]["members"], json::array({"alice"}));
   EXPECT_EQ(j["rights"][0]["door"], "D1");
-  ExpectExit(Ctl({"export", "--with-templates"}), 2, "never exported");
+  EXPECT_TRUE(j["templates"].is_string()) << "templates are left out unless asked for";
+}
+
+TEST_F(CtlAdminTest, ExportWithTemplatesIsForAdminsAndHoldsTheValues) {
+  ASSERT_EQ(Ctl({"user", "add", "alice"}).code, 0);
+  // Templates written through the store beside the daemon (the face engine is off here):
+  // more than one page of the export endpoint.
+  std::vector<std::vector<float>> values(1203, std::vector<float>(128));
+  {
+    auto s = OpenStore();
+    ASSERT_TRUE(s);
+    auto alice = s->FindUserByExternalId("alice");
+    ASSERT_TRUE(alice.ok());
+    std::vector<store::NewTemplate> batch(values.size());
+    for (size_t i = 0; i < values.size(); ++i) {
+      for (size_t k = 0; k < 128; ++k) values[i][k] = static_cast<float>(i) + k / 1024.0f;
+      batch[i].user_id = alice->id;
+      batch[i].model_version = "dlib-resnet-v1";
+      batch[i].values = values[i];
+    }
+    ASSERT_TRUE(s->AddTemplates(batch).ok());
+  }
+  auto op = [&] {
+    auto r = Ctl({"token", "create", "--name", "ops", "--role", "operator"});
+    EXPECT_EQ(r.code, 0) << Describe(r);
+    return WriteToken("ops.token", r.out.substr(0, r.out.find('\n')));
+  }();
+  ExpectExit(CtlWith(op, {"export", "--with-templates"}), 4, "admin");
+
+  const auto file = daemon_.dir() / "site.json";
+  auto r = Ctl({"export", "--with-templates", "--output", file.string()});
+  ASSERT_EQ(r.code, 0) << Describe(r);
+  EXPECT_THAT(r.err, HasSubstr("1203 templates"));
+  EXPECT_FALSE(std::filesystem::exists(file.string() + ".partial"));
+  EXPECT_EQ(std::filesystem::status(file).permissions() & std::filesystem::perms::all,
+            std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  const json j = json::parse(ReadFileForTest(file));
+  ASSERT_EQ(j["templates"].size(), values.size());
+  std::vector<bool> seen(values.size());
+  for (const auto& t : j["templates"]) {
+    EXPECT_EQ(t["user"], "alice");
+    const auto v = t["values"].get<std::vector<float>>();
+    ASSERT_EQ(v.size(), 128u);
+    const auto i = static_cast<size_t>(v[0]);
+    ASSERT_LT(i, values.size());
+    EXPECT_EQ(v, values[i]) << "template " << i << " does not round-trip";
+    seen[i] = true;
+  }
+  EXPECT_EQ(std::count(seen.begin(), seen.end(), true), 1203);
+  // Audited, with the count.
+  r = Ctl({"audit", "list", "--action", "template.export", "--json"});
+  ASSERT_EQ(r.code, 0) << Describe(r);
+  const json audit = ParseJson(r)["audit"];
+  ASSERT_EQ(audit.size(), 2u) << audit.dump();
+  EXPECT_EQ(audit[0]["outcome"], "ok");
+  EXPECT_EQ(audit[0]["details"]["templates"], 1203);
+  EXPECT_EQ(audit[1]["outcome"], "denied");
 }
 
 }  // namespace

@@ -50,6 +50,9 @@ struct AdminApiOptions {
   DuplicatePolicy duplicate_enrollment = DuplicatePolicy::kRefuse;
   int import_max_rows = 64;       // rows per import batch request
   int enroll_timeout_ms = 30000;  // how long an enrollment or import photo may wait for a worker
+  // Keep the photo each template was enrolled from (encrypted like the templates; erased
+  // with them). Off by default: a template is all recognition needs.
+  bool keep_photos = false;
 };
 
 void ParseAdminApiOptions(ConfigSection& section, AdminApiOptions* options);
