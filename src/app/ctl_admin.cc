@@ -16,15 +16,18 @@
 
 #include "ctl_api_command.h"
 #include "ctl_common.h"
+#include "ctl_output.h"
 #include "facegate/core/time_format.h"
 
 namespace facegate::app {
 namespace {
 
 using ctl::ApiCommand;
+using ctl::Download;
 using ctl::kFailure;
 using ctl::kOk;
 using ctl::kUsage;
+using ctl::Output;
 using ctl::PrintJson;
 using ctl::Quoted;
 using ctl::Str;
@@ -156,95 +159,6 @@ constexpr const char* kExportHelp =
     "it)\n" FG_API_OPTIONS
     "\n"
     "Exit status: 0 exported, 1 failed, 2 usage error, " FG_API_EXIT_LAST;
-
-// Where an export goes: stdout, or --output FILE, written as FILE.partial (mode 0600) and
-// renamed to FILE once complete, so an export cut short never leaves a complete-looking
-// file (the partial one is removed).
-class ExportOutput {
- public:
-  explicit ExportOutput(const ApiCommand& c) : file_(c.args.Value("--output")) {}
-  ExportOutput(const ExportOutput&) = delete;
-  ExportOutput& operator=(const ExportOutput&) = delete;
-  ~ExportOutput() {
-    if (f_ != nullptr && f_ != stdout) {
-      std::fclose(f_);
-      std::error_code ec;
-      std::filesystem::remove(Partial(), ec);
-    }
-  }
-
-  Status Open() {
-    if (!file_) {
-      f_ = stdout;
-      return Status::Ok();
-    }
-    f_ = std::fopen(Partial().c_str(), "w");
-    if (!f_) return Status::Internal("cannot write " + Partial() + ": " + std::strerror(errno));
-    std::error_code ec;
-    std::filesystem::permissions(
-        Partial(), std::filesystem::perms::owner_read | std::filesystem::perms::owner_write, ec);
-    return Status::Ok();
-  }
-
-  Status Write(std::string_view piece) {
-    if (std::fwrite(piece.data(), 1, piece.size(), f_) != piece.size()) {
-      return Status::Internal("cannot write " + (file_ ? Partial() : std::string("stdout")) + ": " +
-                              std::strerror(errno));
-    }
-    return Status::Ok();
-  }
-
-  Status Commit() {
-    if (f_ == stdout) {
-      f_ = nullptr;
-      return std::fflush(stdout) == 0 ? Status::Ok() : Status::Internal("cannot write stdout");
-    }
-    std::FILE* f = f_;
-    f_ = nullptr;
-    const bool flushed = std::fflush(f) == 0 && fsync(fileno(f)) == 0;
-    if (std::fclose(f) != 0 || !flushed) {
-      std::error_code ec;
-      std::filesystem::remove(Partial(), ec);
-      return Status::Internal("cannot write " + *file_);
-    }
-    std::error_code ec;
-    std::filesystem::rename(Partial(), *file_, ec);
-    if (ec)
-      return Status::Internal("cannot rename " + Partial() + " to " + *file_ + ": " + ec.message());
-    return Status::Ok();
-  }
-
- private:
-  std::string Partial() const { return *file_ + ".partial"; }
-
-  std::optional<std::string> file_;
-  std::FILE* f_ = nullptr;
-};
-
-// Writes `text` to FILE (mode 0600) or stdout. kOk or kFailure (message printed).
-int Output(const ApiCommand& c, const std::string& text) {
-  ExportOutput out(c);
-  Status s = out.Open();
-  if (s.ok()) s = out.Write(text);
-  if (s.ok()) s = out.Commit();
-  return s.ok() ? kOk : ctl::Fail(c.prog, s);
-}
-
-// Streams a GET's body to FILE or stdout (ExportOutput). kOk or the exit code (printed).
-int Download(ApiCommand& c, const std::string& path, uint64_t* bytes = nullptr) {
-  ExportOutput out(c);
-  if (Status s = out.Open(); !s.ok()) return ctl::Fail(c.prog, s);
-  uint64_t n = 0;
-  auto r = c.client->Download(path, [&](std::string_view piece) {
-    n += piece.size();
-    return out.Write(piece);
-  });
-  if (!r.ok()) return ctl::FailRequest(c.prog, r.status());
-  if (!r->ok()) return ctl::FailResponse(c.prog, *r);
-  if (Status s = out.Commit(); !s.ok()) return ctl::Fail(c.prog, s);
-  if (bytes) *bytes = n;
-  return kOk;
-}
 
 // ---------------------------------------------------------------- events
 

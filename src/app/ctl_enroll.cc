@@ -1,10 +1,11 @@
-// `facegatectl face enroll|list|delete`: a person's face templates, through the admin API of a
-// running facegated (docs/admin-api.md). Enrollment sends each photo as it is (POST
+// `facegatectl face enroll|list|delete|photo`: a person's face templates, through the admin
+// API of a running facegated (docs/admin-api.md). Enrollment sends each photo as it is (POST
 // /api/v1/users/ID/faces); the daemon's face workers embed it at the enrollment priority, its
 // quality gate (the one the doors apply) decides, and the duplicate check compares it with the
-// gallery. Photos are never stored; template values never leave the daemon: the report gives
-// per image the verdict, the reason and the measured quality values, and for an accepted one
-// the template's id.
+// gallery. Photos are kept only with the daemon's admin.keep_photos (`face photo` reads one
+// back); template values never leave the daemon here: the report gives per image the
+// verdict, the reason and the measured quality values, and for an accepted one the
+// template's id.
 #include <cstdio>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -14,6 +15,7 @@
 
 #include "ctl_api_command.h"
 #include "ctl_common.h"
+#include "ctl_output.h"
 #include "facegate/core/files.h"
 #include "facegate/face/matching.h"
 
@@ -78,6 +80,22 @@ constexpr const char* kDeleteHelp =
     "\n"
     "Exit status: 0 deleted, 1 failed, 2 usage error or --yes missing, " FG_API_EXIT
     "5 no such\ntemplate.\n";
+
+constexpr const char* kPhotoHelp =
+    "Usage: facegatectl face photo TEMPLATE_ID --output FILE " FG_CONN
+    "\n"
+    "\n"
+    "Writes the photo a template was enrolled from to FILE (mode 0600), as it was uploaded\n"
+    "(GET /api/v1/faces/ID/photo, an operator token, audited). Photos are kept only when the\n"
+    "daemon's config says admin.keep_photos: true; they are erased with the template and the\n"
+    "user. FILE is written as FILE.partial and renamed once complete; '-' writes to stdout.\n"
+    "\n"
+    "Options:\n"
+    "  --output FILE     where the photo goes (required: an image on a terminal is no "
+    "use)\n" FG_API_OPTIONS
+    "\n"
+    "Exit status: 0 written, 1 failed, 2 usage error, " FG_API_EXIT
+    "5 no such template or\nno photo kept for it.\n";
 
 std::string QualityText(const json& q) {
   if (!q.is_object()) return "";
@@ -224,17 +242,24 @@ int List(int argc, char** argv) {
   return kOk;
 }
 
+// The TEMPLATE_ID argument; nullopt after printing the usage error.
+std::optional<int64_t> TemplateIdArg(const ApiCommand& c) {
+  auto id = ctl::ParseInt(c.args.positional[0], 1, INT64_MAX);
+  if (!id) {
+    ctl::UsageError(
+        c.prog, "expected a template id (a positive number), got " + Quoted(c.args.positional[0]),
+        c.help);
+  }
+  return id;
+}
+
 int Delete(int argc, char** argv) {
   ApiCommand c;
   int rc = c.Parse(argc, argv, "facegatectl face delete", kDeleteHelp, {"--yes"}, {}, 1, 1,
                    "no template id given");
   if (rc != kOk) return ApiCommand::Done(rc);
-  auto id = ctl::ParseInt(c.args.positional[0], 1, INT64_MAX);
-  if (!id) {
-    return ctl::UsageError(
-        c.prog, "expected a template id (a positive number), got " + Quoted(c.args.positional[0]),
-        c.help);
-  }
+  auto id = TemplateIdArg(c);
+  if (!id) return kUsage;
   if (int r =
           ctl::Confirm(c.prog, "delete face template " + std::to_string(*id), c.args.Has("--yes"));
       r != kOk) {
@@ -252,14 +277,42 @@ int Delete(int argc, char** argv) {
   return kOk;
 }
 
+int Photo(int argc, char** argv) {
+  ApiCommand c;
+  int rc = c.Parse(argc, argv, "facegatectl face photo", kPhotoHelp, {}, {"--output"}, 1, 1,
+                   "no template id given");
+  if (rc != kOk) return ApiCommand::Done(rc);
+  auto id = TemplateIdArg(c);
+  if (!id) return kUsage;
+  auto file = c.args.Value("--output");
+  if (!file) return ctl::UsageError(c.prog, "--output FILE is required ('-' for stdout)", c.help);
+  if (*file == "-") c.args.values.erase("--output");
+  if (int r = c.Connect(); r != kOk) return r;
+  uint64_t bytes = 0;
+  if (int r = ctl::Download(c, "/api/v1/faces/" + std::to_string(*id) + "/photo", &bytes);
+      r != kOk) {
+    return r;
+  }
+  if (*file == "-") return kOk;
+  if (c.args.json) {
+    PrintJson({{"template_id", *id}, {"file", *file}, {"bytes", bytes}});
+  } else {
+    std::fprintf(stderr, "%s: photo of face template %lld written to %s (%llu bytes)\n",
+                 c.prog.c_str(), static_cast<long long>(*id), file->c_str(),
+                 static_cast<unsigned long long>(bytes));
+  }
+  return kOk;
+}
+
 }  // namespace
 
-// argv[0] is the subcommand: "enroll", "list" or "delete".
+// argv[0] is the subcommand: "enroll", "list", "delete" or "photo".
 int RunFaceEnrollCommand(int argc, char** argv) {
   const std::string cmd = argc > 0 ? argv[0] : "";
   if (cmd == "enroll") return Enroll(argc - 1, argv + 1);
   if (cmd == "list") return List(argc - 1, argv + 1);
   if (cmd == "delete") return Delete(argc - 1, argv + 1);
+  if (cmd == "photo") return Photo(argc - 1, argv + 1);
   return ctl::UsageError("facegatectl face", "unknown command " + Quoted(cmd));
 }
 

@@ -19,6 +19,7 @@
 
 #include "ctl_api_command.h"
 #include "ctl_common.h"
+#include "ctl_output.h"
 #include "facegate/access/schedule_text.h"
 #include "facegate/core/time_format.h"
 #include "facegate/face/matching.h"
@@ -652,24 +653,11 @@ int UserExport(int argc, char** argv) {
   if (rc != kOk) return Done(rc);
   auto doc = c.Get(Path("users", c.args.positional[0]) + "/export");
   if (!doc) return c.rc;
-  const std::string text = doc->dump(2) + "\n";
-  if (auto file = c.args.Value("--output")) {
-    std::FILE* f = std::fopen(file->c_str(), "wx");
-    if (!f) f = std::fopen(file->c_str(), "w");
-    if (!f) return ctl::Fail(c.prog, Status::Internal("cannot write " + *file));
-    std::filesystem::permissions(
-        *file, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
-    const bool ok = std::fwrite(text.data(), 1, text.size(), f) == text.size();
-    if (std::fclose(f) != 0 || !ok) {
-      return ctl::Fail(c.prog, Status::Internal("cannot write " + *file));
-    }
-    if (!c.args.json) {
-      std::fprintf(stderr, "%s: user %s exported to %s\n", c.prog.c_str(),
-                   c.args.positional[0].c_str(), file->c_str());
-    }
-    return kOk;
+  if (int r = ctl::Output(c, doc->dump(2) + "\n"); r != kOk) return r;
+  if (auto file = c.args.Value("--output"); file && !c.args.json) {
+    std::fprintf(stderr, "%s: user %s exported to %s\n", c.prog.c_str(),
+                 c.args.positional[0].c_str(), file->c_str());
   }
-  std::fputs(text.c_str(), stdout);
   return kOk;
 }
 

@@ -2,7 +2,7 @@
 // face engine in-process), `store` (the template store on this host); besides them it answers
 // --help and --version. The site is run through facegated's admin API (ctl_client.h): `user`,
 // `door`, `group`, `schedule`, `holiday`, `right` (ctl_site.cc), `device` (ctl_device.cc),
-// `face enroll|list|delete` (ctl_enroll.cc), `token` (ctl_token.cc; `token create
+// `face enroll|list|delete|photo` (ctl_enroll.cc), `token` (ctl_token.cc; `token create
 // --bootstrap` works on the store of this host), `event`, `integration`, `status`, `audit`,
 // `export` (ctl_admin.cc).
 #include <cstdio>
@@ -13,7 +13,7 @@
 namespace facegate::app {
 int RunFaceCommand(int argc, char** argv);        // ctl_face.cc
 int RunStoreCommand(int argc, char** argv);       // ctl_store.cc
-int RunFaceEnrollCommand(int argc, char** argv);  // ctl_enroll.cc: enroll, list, delete
+int RunFaceEnrollCommand(int argc, char** argv);  // ctl_enroll.cc: enroll, list, delete, photo
 int RunTokenCommand(int argc, char** argv);       // ctl_token.cc
 bool IsAdminCommand(const std::string& group);    // ctl_admin.cc: event, integration, ...
 int RunAdminCommand(const std::string& group, int argc, char** argv);
@@ -27,7 +27,7 @@ int main(int argc, char** argv) {
   std::string arg = argc > 1 ? argv[1] : "";
   if (arg == "face" && argc > 2 &&
       (std::string(argv[2]) == "enroll" || std::string(argv[2]) == "list" ||
-       std::string(argv[2]) == "delete")) {
+       std::string(argv[2]) == "delete" || std::string(argv[2]) == "photo")) {
     return facegate::app::RunFaceEnrollCommand(argc - 2, argv + 2);  // through the API
   }
   if (arg == "token") return facegate::app::RunTokenCommand(argc - 2, argv + 2);
@@ -54,7 +54,7 @@ int main(int argc, char** argv) {
                "\n"
                "Commands:\n"
                "  face        the face engine in-process: embed, compare (docs/face.md);\n"
-               "              through the API: enroll, list, delete\n"
+               "              through the API: enroll, list, delete, photo\n"
                "  store       the template store of this host: status, backup, restore,\n"
                "              rotate-key, check\n"
                "\n"
@@ -76,7 +76,7 @@ int main(int argc, char** argv) {
                "  integration integrations: list, show, set\n"
                "  status      the daemon: version, uptime, counts, model, index\n"
                "  audit       the audit log: list\n"
-               "  export      users, groups and rights as one JSON document\n"
+               "  export      users, groups, rights (and templates) as one JSON document\n"
                "\n"
                "Options:\n"
                "  --version   print the version and exit\n"

@@ -458,5 +458,51 @@ TEST_F(CtlFaceTest, FaceEnrollReportsQualityRefusalsAndDuplicates) {
   EXPECT_THAT(r.out, HasSubstr("carol"));
 }
 
+// With admin.keep_photos: an operator reads a kept photo back with `face photo`.
+class CtlFacePhotoTest : public CtlSiteTest {
+ protected:
+  void SetUp() override {
+    if (!std::filesystem::exists(ModelsDir() / "shape_predictor_68_face_landmarks.dat")) {
+      GTEST_SKIP() << "no model files (run scripts/setup)";
+    }
+    daemon_.config()["admin"]["keep_photos"] = true;
+    StartDaemon(/*face=*/true);
+    token_file_ = WriteToken("admin.token", admin_token_);
+  }
+};
+
+TEST_F(CtlFacePhotoTest, FacePhotoWritesTheKeptPhotoPrivately) {
+  const std::string jpeg = Capture(kBob);
+  const auto bob_file = daemon_.dir() / "bob.jpg";
+  std::ofstream(bob_file, std::ios::binary) << jpeg;
+  ASSERT_EQ(Ctl({"user", "add", "bob"}).code, 0);
+  auto r = Ctl({"face", "enroll", "bob", bob_file.string(), "--json"});
+  ASSERT_EQ(r.code, 0) << Describe(r);
+  const std::string id = std::to_string(ParseJson(r)["images"][0]["template_id"].get<int64_t>());
+
+  ExpectExit(Ctl({"face", "photo", id}), 2, "--output");
+  ExpectExit(Ctl({"face", "photo", "x1", "--output", "p.jpg"}), 2, "template id");
+  const auto out = daemon_.dir() / "photo.jpg";
+  ExpectExit(Ctl({"face", "photo", "12345", "--output", out.string()}), 5);
+  EXPECT_FALSE(std::filesystem::exists(out));
+  EXPECT_FALSE(std::filesystem::exists(out.string() + ".partial"));
+
+  r = Ctl({"face", "photo", id, "--output", out.string(), "--json"});
+  ASSERT_EQ(r.code, 0) << Describe(r);
+  EXPECT_EQ(ParseJson(r)["bytes"], jpeg.size());
+  std::ifstream in(out, std::ios::binary);
+  const std::string back((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_TRUE(back == jpeg) << "the photo written differs from the one enrolled";
+  EXPECT_EQ(std::filesystem::status(out).permissions() & std::filesystem::perms::all,
+            std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  r = Ctl({"face", "photo", id, "--output", "-"});
+  ASSERT_EQ(r.code, 0) << Describe(r);
+  EXPECT_TRUE(r.out == jpeg);
+
+  // Erased with the user: nothing left to read.
+  ASSERT_EQ(Ctl({"user", "erase", "bob", "--yes"}).code, 0);
+  ExpectExit(Ctl({"face", "photo", id, "--output", out.string() + "2"}), 5);
+}
+
 }  // namespace
 }  // namespace facegate::testing
