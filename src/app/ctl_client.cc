@@ -23,6 +23,8 @@
 
 #include "facegate/core/files.h"
 #include "facegate/core/version.h"
+#include "facegate/net/run_one.h"
+#include "facegate/net/tls.h"
 
 namespace facegate::app::ctl {
 
@@ -463,15 +465,10 @@ struct ApiClient::Impl {
   int requests_on_connection = 0;
   std::string user_agent = "facegatectl/" + std::string(Version());
 
-  // Runs one asynchronous operation (started by `start` with the handler it is given) to its
-  // end on this client's io_context. The deadline is the stream's (expires_after).
+  // One asynchronous operation run to its end on this connection's io_context (RunOne).
   template <class Start>
   beast::error_code Run(Start&& start) {
-    std::optional<beast::error_code> result;
-    start([&result](beast::error_code ec, auto&&...) { result = ec; });
-    ioc.restart();
-    ioc.run();
-    return result.value_or(asio::error::operation_aborted);
+    return net::RunOne(ioc, std::forward<Start>(start));
   }
 
   void Close() {
@@ -763,24 +760,10 @@ Result<std::unique_ptr<ApiClient>> ApiClient::Create(ClientOptions options) {
   }
   auto pem = ReadFile(options.ca_file, 1 << 20);
   if (!pem.ok()) return pem.status().WithContext("cannot read the CA file");
-  SSL_CTX* ctx = impl->tls.native_handle();
-  X509_STORE* store = SSL_CTX_get_cert_store(ctx);
-  BIO* bio = BIO_new_mem_buf(pem->data(), static_cast<int>(pem->size()));
-  int certs = 0;
-  while (X509* x = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr)) {
-    if (X509_STORE_add_cert(store, x) == 1) ++certs;
-    X509_free(x);
-  }
-  BIO_free(bio);
-  ERR_clear_error();
-  if (certs == 0) {
-    return Status::InvalidArgument("the CA file " + options.ca_file.string() +
-                                   " holds no PEM certificate");
-  }
   // Pinning an intermediate CA works too: the chain may end at any certificate of the file.
-  X509_STORE_set_flags(store, X509_V_FLAG_PARTIAL_CHAIN);
-  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-  SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
+  if (Status s = net::TrustOnly(impl->tls, *pem); !s.ok()) {
+    return Status::InvalidArgument("the CA file " + options.ca_file.string() + " " + s.message());
+  }
   impl->options = std::move(options);
   return std::unique_ptr<ApiClient>(new ApiClient(std::move(impl)));
 }

@@ -130,4 +130,22 @@ Result<std::shared_ptr<boost::asio::ssl::context>> MakeServerTlsContext(
   return ctx;
 }
 
+Status TrustOnly(boost::asio::ssl::context& client, const std::string& ca_pem) {
+  SSL_CTX* ctx = client.native_handle();
+  X509_STORE* store = SSL_CTX_get_cert_store(ctx);
+  BIO* bio = BIO_new_mem_buf(ca_pem.data(), static_cast<int>(ca_pem.size()));
+  int certs = 0;
+  while (X509* x = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr)) {
+    if (X509_STORE_add_cert(store, x) == 1) ++certs;
+    X509_free(x);
+  }
+  BIO_free(bio);
+  ERR_clear_error();
+  if (certs == 0) return Status::InvalidArgument("holds no PEM certificate");
+  X509_STORE_set_flags(store, X509_V_FLAG_PARTIAL_CHAIN);
+  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+  SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
+  return Status::Ok();
+}
+
 }  // namespace facegate::net

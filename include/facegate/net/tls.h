@@ -39,6 +39,11 @@ inline constexpr const char* kTls12Ciphers =
 Result<std::shared_ptr<boost::asio::ssl::context>> MakeServerTlsContext(
     const TlsServerConfig& config);
 
+// A client context's trust: exactly the certificates of `ca_pem` (never the system's store),
+// any of them may end the chain (pinning an intermediate works), peer verification on and
+// TLS 1.2 or newer. kInvalidArgument when `ca_pem` holds no certificate.
+Status TrustOnly(boost::asio::ssl::context& client, const std::string& ca_pem);
+
 // OpenSSL's queued errors as one line (and clears the queue).
 std::string OpenSslErrors();
 
