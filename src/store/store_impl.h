@@ -83,6 +83,7 @@ class StoreImpl final : public Store {
   Status UpdateAccessRight(const AccessRight& right) override;
   Status DeleteAccessRight(int64_t right_id) override;
   Result<std::vector<AccessRight>> ListAccessRights(const AccessRightFilter& filter) override;
+  Result<ShipSyncReport> ApplyShipSync(const ShipSyncData& data, RemovedShipUser removed) override;
   Result<AccessModelData> LoadAccessSnapshotData() override;
 
   // Devices, certificates, commissioning codes, commands: defined in store_devices.cc.

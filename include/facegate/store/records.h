@@ -393,6 +393,60 @@ struct AccessModelData {
   std::vector<AccessRight> rights;
 };
 
+// --- the Salto Space sync
+// Everything Salto Space owns, as one sync read it: ApplyShipSync makes the store's
+// ship-owned records exactly this, in one transaction. References are external ids.
+
+struct ShipDoorRight {
+  std::string door;      // ExtDoorID
+  std::string schedule;  // ExtTimezoneTableID; "": at any time
+};
+
+struct ShipSyncUser {
+  std::string external_id;
+  std::string first_name;
+  std::string last_name;
+  bool banned = false;
+  std::optional<WallTime> valid_from;
+  std::optional<WallTime> valid_until;
+  std::vector<std::string> groups;
+  std::vector<ShipDoorRight> doors;
+};
+
+struct ShipSyncGroup {
+  std::string external_id;
+  std::string name;
+  std::vector<ShipDoorRight> doors;
+};
+
+struct ShipSyncData {
+  std::vector<Door> doors;          // external_id and name are used
+  std::vector<Schedule> schedules;  // external_id, name, ranges
+  std::vector<ShipSyncGroup> groups;
+  std::vector<ShipSyncUser> users;
+};
+
+// What happens to a user that is no longer in Salto Space. Either way they lose every right
+// at once.
+enum class RemovedShipUser {
+  kErase,  // the user, their templates and kept photos are erased (as GDPR erasure does)
+  kKeep,   // kept, deactivated, with their templates (if Space brings them back, their face works)
+};
+
+struct ShipSyncReport {
+  int users_added = 0, users_updated = 0, users_removed = 0, users_adopted = 0;
+  int templates_erased = 0;  // of removed users (kErase)
+  int doors = 0, doors_removed = 0;
+  int groups = 0, groups_removed = 0;
+  int schedules = 0, schedules_removed = 0;
+  int rights = 0, memberships = 0;
+  // References to doors, groups or schedules the data does not hold: skipped, counted, and
+  // the first few described.
+  int skipped = 0;
+  std::vector<std::string> skipped_examples;
+  bool wal_truncated = true;  // after an erasure (see ErasureReport)
+};
+
 // --- devices
 // Door terminals, the certificates issued to them, their one-time commissioning codes and
 // the commands waiting for them.

@@ -166,6 +166,14 @@ class Store {
   virtual Status DeleteAccessRight(int64_t right_id) = 0;
   virtual Result<std::vector<AccessRight>> ListAccessRights(const AccessRightFilter& filter) = 0;
 
+  // The Salto Space sync: makes the ship-owned doors, schedules, groups, users, memberships
+  // and rights exactly `data`, in one transaction (all of it or, on any failure, none).
+  // Records of the same external id that were Facegate's own are adopted (become ship-owned);
+  // ship-owned records missing from `data` are removed, users per `removed`. Local records
+  // are never touched, nor the memberships of ship users in local groups.
+  virtual Result<ShipSyncReport> ApplyShipSync(const ShipSyncData& data,
+                                               RemovedShipUser removed) = 0;
+
   // Users, doors, groups, memberships, schedules, holidays and rights, read in ONE read
   // transaction: a consistent state even while another process writes. For building the
   // decision snapshot (access::BuildSnapshot).
