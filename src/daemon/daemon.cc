@@ -26,6 +26,7 @@
 #include "facegate/net/http_server.h"
 #include "facegate/net/pki.h"
 #include "facegate/net/tls.h"
+#include "facegate/ship/space_service.h"
 #include "facegate/store/keyring.h"
 #include "facegate/store/store.h"
 #include "signals.h"
@@ -100,6 +101,9 @@ struct Daemon::Impl {
   std::string commissioning_secret;
   std::shared_ptr<api::DeviceApi> device_api;
   std::shared_ptr<admin::AdminApi> admin_api;
+  // The Salto Space integration: sync and status (its thread follows the stored settings).
+  std::unique_ptr<ship::SpaceService> space;
+  std::mutex refresh_mu;  // one snapshot rebuild at a time (main loop, the Space sync)
   // Resumes a key rotation that an earlier run (or facegatectl) left unfinished.
   std::thread rotation_thread;
   std::atomic<bool> rotation_running{false};
@@ -277,6 +281,7 @@ std::shared_ptr<const access::AccessSnapshot> Daemon::Impl::AccessSnapshot() con
 // Rebuilds the access snapshot when the database changed under another connection
 // (facegatectl on the host) or when `force`d. A failed rebuild keeps the current snapshot.
 void Daemon::Impl::RefreshAccessSnapshot(bool force) {
+  std::lock_guard refresh(refresh_mu);
   auto version = store->DataVersion();
   if (!force && version.ok() && snapshot_data_version == *version) return;
   auto snapshot = access::LoadSnapshot(*store);
@@ -446,6 +451,10 @@ Status Daemon::Start() {
                  s->bound_port());
   }
   FACEGATE_RETURN_IF_ERROR(impl_->WritePortsFile().WithContext("server.ports_file"));
+  // A sync changes the access model: decisions use the new one as soon as it is committed.
+  impl_->space = std::make_unique<ship::SpaceService>(
+      *impl_->store, impl_->clock, &impl_->metrics,
+      [impl = impl_.get()] { impl->RefreshAccessSnapshot(true); });
   sd_notifyf(0, "READY=1\nSTATUS=serving\nMAINPID=%d", static_cast<int>(::getpid()));
   spdlog::info("facegated {} ready", Version());
   return Status::Ok();
@@ -513,6 +522,7 @@ void Daemon::Impl::Drain() {
   for (auto& t : threads) t.join();
   threads.clear();
   servers.clear();
+  if (space) space->Stop();
   // Before the engine: the APIs' threads may still be finishing decisions and imports.
   device_api.reset();
   admin_api.reset();

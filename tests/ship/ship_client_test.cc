@@ -21,6 +21,7 @@
 #include "facegate/store/store.h"
 #include "testing/fake_clock.h"
 #include "testing/process.h"
+#include "testing/ship_sim_process.h"
 #include "testing/temp_dir.h"
 #include "testing/tls_client.h"
 
@@ -44,45 +45,10 @@ constexpr const char* kData = R"({
              "activation": "2026-01-01T00:00:00", "doors": [{"door": "D2"}], "groups": ["G1"]}]
 })";
 
-// One simulator process, stopped (and reaped) with the object; it also stops by itself.
-class Sim {
+// The simulator with this file's data and key.
+class Sim : public facegate::testing::SimProcess {
  public:
-  explicit Sim(const std::vector<std::string>& extra = {}) {
-    std::ofstream(dir_ / "data.json") << kData;
-    std::vector<std::string> argv = {
-        (facegate::testing::BinaryDir() / "tools" / "facegate-ship-sim").string(),
-        "--state-dir",
-        dir_.path().string(),
-        "--data",
-        (dir_ / "data.json").string(),
-        "--api-key",
-        kKey,
-        "--stp-port",
-        "0",
-        "--ready-file",
-        (dir_ / "ready.json").string(),
-        "--exit-after",
-        "600",
-        "--log-level",
-        "warn"};
-    argv.insert(argv.end(), extra.begin(), extra.end());
-    Status s = process_.Start(argv, dir_ / "sim.log");
-    EXPECT_TRUE(s.ok()) << s.ToString();
-    for (int i = 0; i < 1000 && !std::filesystem::exists(dir_ / "ready.json"); ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    auto text = ReadFile(dir_ / "ready.json");
-    EXPECT_TRUE(text.ok()) << "the simulator did not start: " << process_.ReadLog();
-    if (text.ok()) ready_ = json::parse(*text);
-    auto ca = ReadFile(ca_file());
-    if (ca.ok()) ca_pem_ = *ca;
-  }
-
-  uint16_t https_port() const { return ready_.value("https_port", 0); }
-  uint16_t stp_port() const { return ready_.value("stp_port", 0); }
-  std::string fingerprint() const { return ready_.value("fingerprint", ""); }
-  std::filesystem::path ca_file() const { return ready_.value("ca_file", ""); }
-  const std::filesystem::path& dir() const { return dir_.path(); }
+  explicit Sim(const std::vector<std::string>& extra = {}) : SimProcess(kData, kKey, extra) {}
 
   TransportOptions Https() const {
     TransportOptions o;
@@ -92,29 +58,6 @@ class Sim {
     o.ca_file = ca_file();
     return o;
   }
-
-  // A control request (JSON); the answer's JSON.
-  json Control(const std::string& method, const std::string& path, const json& body = nullptr) {
-    facegate::testing::TlsClientOptions o;
-    o.ca_pem = ca_pem_;
-    auto client = facegate::testing::TlsClient::Connect("127.0.0.1", https_port(), o);
-    EXPECT_TRUE(client.ok()) << client.status().ToString();
-    if (!client.ok()) return nullptr;
-    auto r = (*client)->Request(method, "/_sim" + path, body.is_null() ? "" : body.dump(),
-                                {{"Content-Type", "application/json"}});
-    EXPECT_TRUE(r.ok()) << r.status().ToString();
-    if (!r.ok()) return nullptr;
-    EXPECT_LT(r->status, 300) << r->body;
-    return json::parse(r->body, nullptr, false);
-  }
-  void Fault(json fault) { Control("POST", "/fault", fault); }
-  size_t Openings() { return Control("GET", "/openings")["openings"].size(); }
-
- private:
-  facegate::testing::TempDir dir_;
-  facegate::testing::ChildProcess process_;
-  json ready_ = json::object();
-  std::string ca_pem_;
 };
 
 std::unique_ptr<Client> MakeClient(TransportOptions o, int attempts = 1) {

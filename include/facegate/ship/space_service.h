@@ -1,0 +1,78 @@
+// SpaceService: the daemon's Salto Space integration (docs/ship.md). A thread of its own
+// follows the `space` integration's settings in the store (the admin API changes them at
+// run time), probes Space with GetInfo, runs a full sync at start-up, every
+// `sync_interval_s` and on demand, and keeps the integration's status in the store, the
+// metrics and the log:
+//   no_status     not enabled, or the settings are incomplete or wrong (last_error says which)
+//   connected     the last GetInfo (or sync) succeeded
+//   unauthorized  Space refused the key (HTTP 401/403)
+//   disconnected  Space could not be reached or answered something that is not SHIP
+// Every status change is logged once. A sync that fails keeps the store as the last complete
+// sync left it.
+// Thread-safety: every method may be called from any thread.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "facegate/core/clock.h"
+#include "facegate/core/metrics.h"
+#include "facegate/core/status.h"
+#include "facegate/ship/client.h"
+#include "facegate/ship/sync.h"
+#include "facegate/ship/transport.h"
+#include "facegate/store/store.h"
+
+namespace facegate::ship {
+
+// The `space` integration's settings (a JSON object), checked.
+struct SpaceSettings {
+  TransportOptions transport;
+  ClientOptions client;
+  std::chrono::seconds sync_interval{300};
+  std::chrono::seconds probe_interval{30};
+  store::RemovedShipUser removed_users = store::RemovedShipUser::kErase;
+  std::chrono::milliseconds door_open_timeout{1000};
+};
+
+// kInvalidArgument naming every bad key ("settings.url: ...; settings.pin_sha256: ...").
+// `url` is https://HOST[:PORT][/PATH], stp://HOST[:PORT] (plain TCP) or stp+tls://HOST[:PORT];
+// the port defaults to 8100.
+Result<SpaceSettings> ParseSpaceSettings(std::string_view settings_json);
+
+struct SpaceServiceOptions {
+  std::chrono::milliseconds poll{1000};  // how often the settings are looked at
+};
+
+class SpaceService {
+ public:
+  // `on_synced` runs after every sync that changed the store (the daemon rebuilds its
+  // access snapshot). Starts the thread.
+  SpaceService(store::Store& store, const Clock& clock, MetricsRegistry* metrics,
+               std::function<void()> on_synced, SpaceServiceOptions options = {});
+  ~SpaceService();  // Stop()
+  SpaceService(const SpaceService&) = delete;
+  SpaceService& operator=(const SpaceService&) = delete;
+
+  // Asks for a full sync as soon as possible (the admin's "sync now").
+  void RequestSync();
+  void Stop();
+
+  struct State {
+    store::IntegrationStatus status = store::IntegrationStatus::kNoStatus;
+    std::string last_error;
+    std::optional<Clock::WallTime> last_sync;
+    std::optional<SyncResult> last_sync_result;
+    int syncs = 0, failed_syncs = 0;
+  };
+  State state() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace facegate::ship

@@ -1,0 +1,365 @@
+#include "facegate/ship/space_service.h"
+
+#include <spdlog/spdlog.h>
+
+#include <condition_variable>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "facegate/ship/sync.h"
+
+namespace facegate::ship {
+namespace {
+
+using json = nlohmann::json;
+using store::IntegrationStatus;
+
+constexpr const char* kName = "space";
+
+// "https://h:1/p" -> kind, host, port, path; errors say what is wrong with the URL.
+Status ParseUrl(const std::string& url, TransportOptions* o) {
+  std::string rest;
+  if (url.rfind("https://", 0) == 0) {
+    o->kind = TransportOptions::Kind::kHttps;
+    rest = url.substr(8);
+  } else if (url.rfind("stp+tls://", 0) == 0) {
+    o->kind = TransportOptions::Kind::kStp;
+    o->stp_tls = true;
+    rest = url.substr(10);
+  } else if (url.rfind("stp://", 0) == 0) {
+    o->kind = TransportOptions::Kind::kStp;
+    o->stp_tls = false;
+    rest = url.substr(6);
+  } else {
+    return Status::InvalidArgument(
+        "expected https://HOST[:PORT][/PATH], stp+tls://HOST[:PORT] or stp://HOST[:PORT], got '" +
+        url + "'");
+  }
+  const size_t slash = rest.find('/');
+  std::string authority = rest.substr(0, slash);
+  o->path = slash == std::string::npos ? "/" : rest.substr(slash);
+  if (o->kind == TransportOptions::Kind::kStp && o->path != "/") {
+    return Status::InvalidArgument("an stp URL has no path, got '" + url + "'");
+  }
+  std::string port;
+  if (!authority.empty() && authority[0] == '[') {  // [v6]:port
+    const size_t close = authority.find(']');
+    if (close == std::string::npos) return Status::InvalidArgument("unclosed '[' in '" + url + "'");
+    o->host = authority.substr(1, close - 1);
+    if (close + 1 < authority.size()) {
+      if (authority[close + 1] != ':') return Status::InvalidArgument("bad port in '" + url + "'");
+      port = authority.substr(close + 2);
+    }
+  } else {
+    const size_t colon = authority.rfind(':');
+    o->host = authority.substr(0, colon);
+    if (colon != std::string::npos) port = authority.substr(colon + 1);
+  }
+  if (o->host.empty()) return Status::InvalidArgument("no host in '" + url + "'");
+  o->port = 8100;
+  if (!port.empty()) {
+    int p = 0;
+    for (char c : port) {
+      if (c < '0' || c > '9' || p > 65535)
+        return Status::InvalidArgument("bad port in '" + url + "'");
+      p = p * 10 + (c - '0');
+    }
+    if (p < 1 || p > 65535) return Status::InvalidArgument("bad port in '" + url + "'");
+    o->port = static_cast<uint16_t>(p);
+  }
+  return Status::Ok();
+}
+
+std::string_view StatusName(IntegrationStatus s) { return store::IntegrationStatusName(s); }
+
+IntegrationStatus StatusOfFailure(const Status& s) {
+  return s.code() == StatusCode::kUnauthenticated ? IntegrationStatus::kUnauthorized
+                                                  : IntegrationStatus::kDisconnected;
+}
+
+}  // namespace
+
+Result<SpaceSettings> ParseSpaceSettings(std::string_view settings_json) {
+  json j = json::parse(settings_json, nullptr, false);
+  if (!j.is_object()) return Status::InvalidArgument("settings: expected a JSON object");
+  SpaceSettings out;
+  std::vector<std::string> errors;
+  auto error = [&](const std::string& key, const std::string& what) {
+    errors.push_back("settings." + key + ": " + what);
+  };
+  auto text = [&](const char* key) -> std::string {
+    auto it = j.find(key);
+    if (it == j.end() || it->is_null()) return "";
+    if (!it->is_string()) {
+      error(key, "expected a string");
+      return "";
+    }
+    return it->get<std::string>();
+  };
+  auto number = [&](const char* key, int64_t fallback, int64_t min, int64_t max) -> int64_t {
+    auto it = j.find(key);
+    if (it == j.end() || it->is_null()) return fallback;
+    if (!it->is_number_integer() || it->get<int64_t>() < min || it->get<int64_t>() > max) {
+      error(key,
+            "expected a whole number from " + std::to_string(min) + " to " + std::to_string(max));
+      return fallback;
+    }
+    return it->get<int64_t>();
+  };
+  const std::string url = text("url");
+  if (url.empty()) {
+    error("url", "required (https://HOST:8100/ or stp+tls://HOST:8100)");
+  } else if (Status s = ParseUrl(url, &out.transport); !s.ok()) {
+    error("url", s.message());
+  }
+  const std::string auth = text("auth");
+  if (auth.empty() || auth == "key") {
+    out.transport.auth = TransportOptions::Auth::kKey;
+  } else if (auth == "basic") {
+    out.transport.auth = TransportOptions::Auth::kBasic;
+  } else {
+    error("auth", "expected key or basic, got '" + auth + "'");
+  }
+  out.transport.api_key = text("api_key");
+  out.transport.basic_user = text("basic_user");
+  out.transport.basic_password = text("basic_password");
+  out.transport.ca_file = text("ca_file");
+  out.transport.pin_sha256 = text("pin_sha256");
+  out.transport.stp_version = static_cast<int>(number("stp_version", 0, 0, 99));
+  out.sync_interval = std::chrono::seconds(number("sync_interval_s", 300, 1, 86400));
+  out.probe_interval = std::chrono::seconds(number("probe_interval_s", 30, 1, 3600));
+  out.client.request_timeout =
+      std::chrono::milliseconds(number("request_timeout_ms", 10000, 100, 600000));
+  out.client.page_size = static_cast<int>(number("page_size", 500, 1, 10000));
+  out.door_open_timeout = std::chrono::milliseconds(number("door_open_timeout_ms", 1000, 50, 1900));
+  const std::string removed = text("removed_users");
+  if (removed.empty() || removed == "erase") {
+    out.removed_users = store::RemovedShipUser::kErase;
+  } else if (removed == "keep") {
+    out.removed_users = store::RemovedShipUser::kKeep;
+  } else {
+    error("removed_users", "expected erase or keep, got '" + removed + "'");
+  }
+  if (errors.empty()) {
+    // The transport's own checks (verification, credentials) with the same key names.
+    auto t = MakeTransport(out.transport);
+    if (!t.ok()) errors.push_back("settings." + t.status().message());
+  }
+  if (!errors.empty()) {
+    std::string all;
+    for (const auto& e : errors) all += (all.empty() ? "" : "; ") + e;
+    return Status::InvalidArgument(all);
+  }
+  return out;
+}
+
+struct SpaceService::Impl {
+  store::Store& store;
+  const Clock& clock;
+  std::function<void()> on_synced;
+  SpaceServiceOptions options;
+  Gauge* status_gauge[4] = {};
+  Counter* syncs_ok = nullptr;
+  Counter* syncs_failed = nullptr;
+  Gauge* users = nullptr;
+
+  mutable std::mutex mu;
+  std::condition_variable cv;
+  bool stopping = false;       // GUARDED_BY(mu)
+  bool sync_requested = true;  // GUARDED_BY(mu): a full sync at start-up
+  State state;                 // GUARDED_BY(mu)
+  std::thread thread;
+
+  // Owned by the thread.
+  std::string settings_seen;
+  std::optional<SpaceSettings> settings;
+  std::unique_ptr<Client> client;
+  Clock::MonoTime next_probe{};
+  Clock::MonoTime next_sync{};
+
+  Impl(store::Store& s, const Clock& c, MetricsRegistry* metrics, std::function<void()> synced,
+       SpaceServiceOptions o)
+      : store(s), clock(c), on_synced(std::move(synced)), options(o) {
+    if (metrics) {
+      for (auto st : {IntegrationStatus::kConnected, IntegrationStatus::kUnauthorized,
+                      IntegrationStatus::kDisconnected, IntegrationStatus::kNoStatus}) {
+        status_gauge[static_cast<int>(st)] = metrics->GetGauge(
+            "facegate_integration_status",
+            "1 for the integration's current status (connected, unauthorized, disconnected, "
+            "no_status)",
+            {"integration", "status"}, {kName, std::string(StatusName(st))});
+      }
+      syncs_ok = metrics->GetCounter("facegate_ship_syncs_total", "Salto Space full syncs",
+                                     {"result"}, {"ok"});
+      syncs_failed = metrics->GetCounter("facegate_ship_syncs_total", "Salto Space full syncs",
+                                         {"result"}, {"failed"});
+      users = metrics->GetGauge("facegate_ship_users", "Users read at the last Salto Space sync");
+      status_gauge[static_cast<int>(IntegrationStatus::kNoStatus)]->Set(1);
+    }
+  }
+
+  void SetStatus(IntegrationStatus status, const std::string& error) {
+    bool changed = false;
+    {
+      std::lock_guard lock(mu);
+      changed = state.status != status || (!error.empty() && state.last_error != error);
+      state.status = status;
+      if (!error.empty()) state.last_error = error;
+    }
+    for (int i = 0; i < 4; ++i) {
+      if (status_gauge[i]) status_gauge[i]->Set(i == static_cast<int>(status) ? 1 : 0);
+    }
+    if (!changed && status != IntegrationStatus::kNoStatus) return;
+    if (changed) {
+      if (status == IntegrationStatus::kConnected) {
+        spdlog::info("integration=space status=connected url={}", client ? client->Describe() : "");
+      } else {
+        spdlog::warn("integration=space status={} error=\"{}\"", StatusName(status), error);
+      }
+    }
+    if (Status s = store.SetIntegrationStatus(kName, status, error); !s.ok()) {
+      spdlog::error("integration=space: the status could not be stored: {}", s.ToString());
+    }
+  }
+
+  // Looks at the stored settings; (re)makes the client when they changed.
+  bool Configure() {
+    auto row = store.GetIntegration(kName);
+    if (!row.ok()) {
+      spdlog::error("integration=space: settings not readable: {}", row.status().ToString());
+      return client != nullptr;
+    }
+    const bool enabled = *row && (*row)->enabled;
+    const std::string seen = enabled ? (*row)->settings_json : std::string();
+    if (enabled && seen == settings_seen && client) return true;
+    if (!enabled) {
+      if (client || settings_seen != "-") {
+        client.reset();
+        settings.reset();
+        settings_seen = "-";
+        if (*row && (*row)->status != IntegrationStatus::kNoStatus) {
+          SetStatus(IntegrationStatus::kNoStatus, "");
+        }
+      }
+      return false;
+    }
+    settings_seen = seen;
+    client.reset();
+    auto parsed = ParseSpaceSettings(seen);
+    if (!parsed.ok()) {
+      SetStatus(IntegrationStatus::kNoStatus, "not configured: " + parsed.status().message());
+      return false;
+    }
+    auto transport = MakeTransport(parsed->transport);
+    if (!transport.ok()) {
+      SetStatus(IntegrationStatus::kNoStatus, "not configured: " + transport.status().message());
+      return false;
+    }
+    settings = std::move(parsed).value();
+    client = std::make_unique<Client>(std::move(transport).value(), settings->client, clock);
+    next_probe = clock.Monotonic();
+    std::lock_guard lock(mu);
+    sync_requested = true;  // new settings: a new Space, perhaps
+    return true;
+  }
+
+  void Sync() {
+    auto result = RunFullSync(*client, store, settings->removed_users, clock);
+    if (!result.ok()) {
+      {
+        std::lock_guard lock(mu);
+        state.syncs++;
+        state.failed_syncs++;
+      }
+      if (syncs_failed) syncs_failed->Increment();
+      spdlog::warn("integration=space sync failed (the store keeps the last complete sync): {}",
+                   result.status().ToString());
+      SetStatus(StatusOfFailure(result.status()), result.status().message());
+      return;
+    }
+    {
+      std::lock_guard lock(mu);
+      state.syncs++;
+      state.last_sync = clock.Now();
+      state.last_sync_result = *result;
+    }
+    if (syncs_ok) syncs_ok->Increment();
+    if (users) users->Set(result->users_read);
+    const auto& r = result->report;
+    spdlog::info(
+        "integration=space sync: users={} (+{} ~{} -{} adopted {}) doors={} groups={} "
+        "schedules={} rights={} memberships={} skipped={} read_ms={} apply_ms={}",
+        result->users_read, r.users_added, r.users_updated, r.users_removed, r.users_adopted,
+        r.doors, r.groups, r.schedules, r.rights, r.memberships, r.skipped,
+        result->read_time.count(), result->apply_time.count());
+    for (const auto& e : r.skipped_examples) spdlog::warn("integration=space sync skipped: {}", e);
+    SetStatus(IntegrationStatus::kConnected, "");
+    if (on_synced) on_synced();
+  }
+
+  // One round: settings, then a sync when one is due or asked for, else a probe when due.
+  void Round() {
+    if (!Configure()) return;
+    const auto now = clock.Monotonic();
+    bool sync = false;
+    {
+      std::lock_guard lock(mu);
+      sync = sync_requested || now >= next_sync;
+      sync_requested = false;
+    }
+    if (sync) {
+      next_sync = now + settings->sync_interval;
+      next_probe = now + settings->probe_interval;
+      Sync();
+      return;
+    }
+    if (now < next_probe) return;
+    next_probe = now + settings->probe_interval;
+    auto info = client->GetInfo();
+    if (info.ok()) {
+      SetStatus(IntegrationStatus::kConnected, "");
+    } else {
+      SetStatus(StatusOfFailure(info.status()), info.status().message());
+    }
+  }
+
+  void Run() {
+    for (;;) {
+      Round();
+      std::unique_lock lock(mu);
+      if (stopping) return;
+      cv.wait_for(lock, options.poll, [this] { return stopping || sync_requested; });
+      if (stopping) return;
+    }
+  }
+};
+SpaceService::SpaceService(store::Store& store, const Clock& clock, MetricsRegistry* metrics,
+                           std::function<void()> on_synced, SpaceServiceOptions options)
+    : impl_(std::make_unique<Impl>(store, clock, metrics, std::move(on_synced), options)) {
+  impl_->thread = std::thread([this] { impl_->Run(); });
+}
+
+SpaceService::~SpaceService() { Stop(); }
+
+void SpaceService::RequestSync() {
+  std::lock_guard lock(impl_->mu);
+  impl_->sync_requested = true;
+  impl_->cv.notify_all();
+}
+
+void SpaceService::Stop() {
+  {
+    std::lock_guard lock(impl_->mu);
+    impl_->stopping = true;
+  }
+  impl_->cv.notify_all();
+  if (impl_->thread.joinable()) impl_->thread.join();
+}
+
+SpaceService::State SpaceService::state() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->state;
+}
+
+}  // namespace facegate::ship

@@ -1,0 +1,107 @@
+// Black-box: the Salto Space integration of the real facegated against the SHIP simulator
+// (both separate processes, real TLS on loopback). The integration's status follows what
+// Space does (no_status, unauthorized, connected, disconnected and back), and the sync puts
+// Space's users in the daemon's store, read-only in the admin API.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <functional>
+#include <string>
+#include <thread>
+
+#include "blackbox/admin_fixture.h"
+#include "testing/ship_sim_process.h"
+
+namespace facegate::testing {
+namespace {
+
+using ::testing::HasSubstr;
+using json = nlohmann::json;
+
+constexpr const char* kSpaceKey = "space-integration-key-42";
+
+constexpr const char* kData = R"({
+  "doors": [{"ext_door_id": "D1", "name": "Lobby"}],
+  "groups": [{"ext_group_id": "G1", "name": "Staff", "doors": [{"door": "D1"}]}],
+  "users": [{"ext_user_id": "E1", "first_name": "Ada", "groups": ["G1"]},
+            {"ext_user_id": "E2", "first_name": "Bob", "banned": true}]
+})";
+
+class SpaceIntegrationTest : public AdminApiTest {
+ protected:
+  // Polls the integration until `want` holds (or 30 s pass: a bound, not a timing claim).
+  json WaitFor(const std::function<bool(const json&)>& want, const std::string& what) {
+    json last;
+    for (int i = 0; i < 300; ++i) {
+      ApiReply r = admin_->Get("/api/v1/integrations/space");
+      last = r.json;
+      if (r.status == 200 && want(r.json)) return r.json;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    ADD_FAILURE() << "the integration never became " << what << "; last: " << last.dump();
+    return last;
+  }
+  json WaitForStatus(const std::string& status) {
+    return WaitFor([&](const json& j) { return j.value("status", "") == status; }, status);
+  }
+};
+
+TEST_F(SpaceIntegrationTest, StatusFollowsSpaceAndTheSyncLandsInTheStore) {
+  SimProcess sim(kData, kSpaceKey);
+  StartDaemon();
+  ApiReply r = admin_->Get("/api/v1/integrations/space");
+  ASSERT_EQ(r.status, 200) << Describe(r);
+  EXPECT_EQ(r.json["status"], "no_status");
+
+  const std::string url = "https://127.0.0.1:" + std::to_string(sim.https_port()) + "/";
+  json settings = {{"url", url},
+                   {"api_key", "not-the-key"},
+                   {"pin_sha256", sim.fingerprint()},
+                   {"probe_interval_s", 1},
+                   {"sync_interval_s", 3600}};
+  r = admin_->Put("/api/v1/integrations/space", {{"enabled", true}, {"settings", settings}});
+  ASSERT_EQ(r.status, 200) << Describe(r);
+  EXPECT_EQ(r.json["settings"]["api_key"], "(set)");  // never answered back
+  json j = WaitForStatus("unauthorized");
+  EXPECT_THAT(j.value("last_error", ""), HasSubstr("refused the SHIP API key"));
+
+  // The right key: connected, and Space's users are the daemon's, owned by the sync.
+  r = admin_->Put("/api/v1/integrations/space", {{"settings", {{"api_key", kSpaceKey}}}});
+  ASSERT_EQ(r.status, 200) << Describe(r);
+  WaitForStatus("connected");
+  json users;
+  for (int i = 0; i < 100; ++i) {
+    users = admin_->Get("/api/v1/users?source=ship").json;
+    if (users["items"].size() == 2) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_EQ(users["items"].size(), 2u) << users.dump();
+  r = admin_->Get("/api/v1/users/E2");
+  ASSERT_EQ(r.status, 200) << Describe(r);
+  EXPECT_EQ(r.json["banned"], true);
+  EXPECT_EQ(r.json["source"], "ship");
+  EXPECT_EQ(admin_->Get("/api/v1/doors/D1").json["source"], "ship");
+
+  // Space goes down: disconnected; back: connected again.
+  sim.Fault({{"mode", "down"}, {"seconds", 3}});
+  j = WaitForStatus("disconnected");
+  EXPECT_FALSE(j.value("last_error", "").empty());
+  WaitForStatus("connected");
+
+  // Settings that cannot work: no_status, saying why; nothing is changed in the store.
+  r = admin_->Put("/api/v1/integrations/space", {{"settings", {{"pin_sha256", nullptr}}}});
+  ASSERT_EQ(r.status, 200) << Describe(r);
+  j = WaitFor([](const json& s) { return s.value("status", "") == "no_status"; }, "no_status");
+  EXPECT_THAT(j.value("last_error", ""), HasSubstr("pin_sha256"));
+  EXPECT_EQ(admin_->Get("/api/v1/users?source=ship").json["items"].size(), 2u);
+
+  // Disabled: no_status.
+  r = admin_->Put("/api/v1/integrations/space",
+                  {{"enabled", false}, {"settings", {{"pin_sha256", sim.fingerprint()}}}});
+  ASSERT_EQ(r.status, 200) << Describe(r);
+  WaitForStatus("no_status");
+}
+
+}  // namespace
+}  // namespace facegate::testing
