@@ -39,6 +39,7 @@ void ParseDeviceApiOptions(ConfigSection& s, DeviceApiOptions* o) {
   s.Get("repeat_window_ms", &o->repeat_window_ms, 0, 600000);
   s.Get("captures_per_second", &o->captures_per_second, 0.1, 1000);
   s.Get("capture_budget_ms", &o->capture_budget_ms, 50, 60000);
+  s.Get("decision_budget_ms", &o->decision_budget_ms, 100, 60000);
   s.Get("request_threads", &o->request_threads, 1, 256);
   s.Get("request_queue", &o->request_queue, 1, 100000);
   s.Get("event_destinations", &o->event_destinations);
@@ -215,12 +216,20 @@ struct Verdict {
   json details = json::object();
 };
 
+// A grant whose door opening is in flight, and the repeats waiting for its outcome.
+struct PendingGrant {
+  using Waiter = std::function<void(store::Decision, const std::string&)>;
+  bool done = false;            // GUARDED_BY(last_mu_)
+  std::vector<Waiter> waiters;  // GUARDED_BY(last_mu_)
+};
+
 // The last decision per device, for the repeat window.
 struct LastDecision {
   int64_t user_id = 0;
   store::Decision decision = store::Decision::kDeny;
   std::string reason;
   Mono at{};
+  std::shared_ptr<PendingGrant> pending;  // while the grant's opening is in flight
 };
 
 class DeviceApiImpl final : public DeviceApi, public std::enable_shared_from_this<DeviceApiImpl> {
@@ -812,41 +821,129 @@ class DeviceApiImpl final : public DeviceApi, public std::enable_shared_from_thi
 
     const Mono decide_start = clock_.Monotonic();
     const auto now = clock_.Now();
-    // A repeat of the same person at the same door reuses the decision: a terminal retry must
-    // not open the door twice, nor change its answer.
+    std::shared_ptr<PendingGrant> opening;  // set when this grant goes to the ACS
     {
       std::lock_guard lock(last_mu_);
+      // A repeat of the same person at the same door reuses the decision: a terminal retry
+      // (or the next frame of a person still standing there) must not open the door twice,
+      // nor change its answer. While the first one's opening is in flight, the repeat waits
+      // for its outcome instead of guessing it.
       auto it = last_.find(device.id);
       if (it != last_.end() && it->second.user_id == *v.user_id &&
           decide_start - it->second.at < std::chrono::milliseconds(options_.repeat_window_ms)) {
+        v.repeat = true;
+        if (it->second.pending && !it->second.pending->done) {
+          std::weak_ptr<DeviceApiImpl> weak = weak_from_this();
+          auto dev = std::make_shared<store::Device>(device);
+          auto cap = std::make_shared<CaptureRequest>(capture);
+          it->second.pending->waiters.push_back(
+              [weak, ctx, respond, dev, cap, v, t](store::Decision d, const std::string& r) {
+                auto self = weak.lock();
+                if (!self) return;
+                Verdict repeat = v;
+                repeat.decision = d;
+                repeat.reason = r;
+                self->Record(ctx, respond, *dev, *cap, std::move(repeat), t);
+              });
+          return;
+        }
         v.decision = it->second.decision;
         v.reason = it->second.reason;
-        v.repeat = true;
       }
-    }
-    if (!v.repeat) {
-      auto snapshot = ctx_.access_snapshot ? ctx_.access_snapshot() : nullptr;
-      if (!snapshot) {
-        Refuse(*ctx, respond,
-               {status::service_unavailable, "access_model_unavailable",
-                "the access rights could not be loaded"});
-        return;
+      if (!v.repeat) {
+        auto snapshot = ctx_.access_snapshot ? ctx_.access_snapshot() : nullptr;
+        if (!snapshot) {
+          Refuse(*ctx, respond,
+                 {status::service_unavailable, "access_model_unavailable",
+                  "the access rights could not be loaded"});
+          return;
+        }
+        access::AccessRequest req;
+        req.user_id = v.user_id;
+        req.door_id = *device.door_id;
+        req.now = now;
+        auto local = access::HostLocalTime(now);
+        req.local = local.ok() ? *local : access::LocalTimeAtOffset(now, std::chrono::minutes(0));
+        access::AccessDecision ad = access::Decide(*snapshot, req);
+        v.decision = ad.granted ? store::Decision::kGrant : store::Decision::kDeny;
+        v.reason = std::string(ad.reason_name());
+        if (ad.granted_by) v.details["right_id"] = ad.granted_by->right_id;
+        LastDecision last{*v.user_id, v.decision, v.reason, decide_start, nullptr};
+        if (v.decision == store::Decision::kGrant && ctx_.grant_sender) {
+          opening = std::make_shared<PendingGrant>();
+          last.pending = opening;
+        }
+        last_[device.id] = std::move(last);
       }
-      access::AccessRequest req;
-      req.user_id = v.user_id;
-      req.door_id = *device.door_id;
-      req.now = now;
-      auto local = access::HostLocalTime(now);
-      req.local = local.ok() ? *local : access::LocalTimeAtOffset(now, std::chrono::minutes(0));
-      access::AccessDecision ad = access::Decide(*snapshot, req);
-      v.decision = ad.granted ? store::Decision::kGrant : store::Decision::kDeny;
-      v.reason = std::string(ad.reason_name());
-      if (ad.granted_by) v.details["right_id"] = ad.granted_by->right_id;
-      std::lock_guard lock(last_mu_);
-      last_[device.id] = LastDecision{*v.user_id, v.decision, v.reason, decide_start};
     }
     (*t)["decide"] = Ms(clock_.Monotonic() - decide_start);
-    Record(ctx, respond, device, capture, std::move(v), t);
+    if (!opening) {
+      Record(ctx, respond, device, capture, std::move(v), t);
+      return;
+    }
+    // The grant goes to the access-control system within what is left of the decision's
+    // budget; the answer waits for its outcome, and so do repeats that arrive meanwhile.
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        ctx->received_at + std::chrono::milliseconds(options_.decision_budget_ms) -
+        clock_.Monotonic());
+    std::weak_ptr<DeviceApiImpl> weak = weak_from_this();
+    auto dev = std::make_shared<store::Device>(device);
+    auto cap = std::make_shared<CaptureRequest>(capture);
+    const int64_t device_id = device.id;
+    ctx_.grant_sender->OnGrant(
+        *device.door_id, *v.user_id, std::max(left, std::chrono::milliseconds(0)),
+        [weak, ctx, respond, dev, cap, v, t, opening, device_id](access::GrantOutcome o) mutable {
+          auto self = weak.lock();
+          if (!self) {
+            Refuse(*ctx, respond,
+                   {status::service_unavailable, "stopping", "the server is stopping", 1});
+            return;
+          }
+          self->ApplyGrantOutcome(o, &v);
+          std::vector<PendingGrant::Waiter> waiters;
+          {
+            std::lock_guard lock(self->last_mu_);
+            opening->done = true;
+            waiters.swap(opening->waiters);
+            auto it = self->last_.find(device_id);
+            if (it != self->last_.end() && it->second.pending == opening) {
+              it->second.decision = v.decision;
+              it->second.reason = v.reason;
+              it->second.pending.reset();
+            }
+          }
+          (*t)["acs"] = o.ms;
+          // Recording blocks on the store: back to the API's threads.
+          auto record = [self, ctx, respond, dev, cap, v, t, waiters]() mutable {
+            self->Record(ctx, respond, *dev, *cap, v, t);
+            for (auto& w : waiters) w(v.decision, v.reason);
+          };
+          if (!self->pool_->Post(record)) record();
+        });
+  }
+
+  // What the access-control system's answer to a grant makes of the decision: an opening
+  // that failed denies (fail-secure) unless the door is fail-open; the event says which.
+  static void ApplyGrantOutcome(const access::GrantOutcome& o, Verdict* v) {
+    using Kind = access::GrantOutcome::Kind;
+    if (o.kind == Kind::kNotSent) return;
+    json acs = {{"ms", o.ms}};
+    if (o.kind == Kind::kOpened) {
+      acs["opened"] = true;
+      v->details["acs"] = acs;
+      return;
+    }
+    acs["opened"] = false;
+    acs["error"] = o.error;
+    acs["fail_open"] = o.fail_open;
+    v->details["acs"] = acs;
+    const std::string reason = o.kind == Kind::kRefused ? "acs_refused" : "acs_unreachable";
+    if (o.fail_open) {
+      v->reason = "granted_" + reason;  // still a grant, and the event says why
+      return;
+    }
+    v->decision = store::Decision::kDeny;
+    v->reason = reason;
   }
 
   // Commits the event (and its outbox rows), then answers. Nothing is granted that is not

@@ -332,6 +332,7 @@ Status Daemon::Impl::StartDeviceApi() {
   c.engine = face_engine.get();
   c.gallery = gallery.get();
   c.access_snapshot = [this] { return AccessSnapshot(); };
+  c.grant_sender = space.get();
   c.ca = ca.get();
   c.commissioning_secret = commissioning_secret;
   c.matching = options.face.matching;
@@ -413,6 +414,11 @@ Status Daemon::Start() {
   auto& o = impl_->options;
   FACEGATE_RETURN_IF_ERROR(impl_->StartFaceWork());
   impl_->ResumeKeyRotation();
+  // Before the device API, which tells it of every grant. A sync changes the access model:
+  // decisions use the new one as soon as it is committed.
+  impl_->space = std::make_unique<ship::SpaceService>(
+      *impl_->store, impl_->clock, &impl_->metrics,
+      [impl = impl_.get()] { impl->RefreshAccessSnapshot(true); });
   FACEGATE_RETURN_IF_ERROR(impl_->StartDeviceApi().WithContext("device API"));
   FACEGATE_RETURN_IF_ERROR(impl_->StartAdminApi().WithContext("admin API"));
   auto router_for = [&](const net::ListenerOptions& l) {
@@ -451,10 +457,6 @@ Status Daemon::Start() {
                  s->bound_port());
   }
   FACEGATE_RETURN_IF_ERROR(impl_->WritePortsFile().WithContext("server.ports_file"));
-  // A sync changes the access model: decisions use the new one as soon as it is committed.
-  impl_->space = std::make_unique<ship::SpaceService>(
-      *impl_->store, impl_->clock, &impl_->metrics,
-      [impl = impl_.get()] { impl->RefreshAccessSnapshot(true); });
   sd_notifyf(0, "READY=1\nSTATUS=serving\nMAINPID=%d", static_cast<int>(::getpid()));
   spdlog::info("facegated {} ready", Version());
   return Status::Ok();

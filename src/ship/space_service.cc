@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "facegate/core/work_pool.h"
 #include "facegate/ship/sync.h"
 
 namespace facegate::ship {
@@ -171,10 +172,19 @@ struct SpaceService::Impl {
   State state;                 // GUARDED_BY(mu)
   std::thread thread;
 
+  // What door openings use, published by the thread (GUARDED_BY(mu)).
+  std::shared_ptr<Client> live_client;
+  std::chrono::milliseconds door_open_timeout{1000};
+  WorkPool openings{"ship-open", 8, 256};
+  Counter* opened = nullptr;
+  Counter* open_failed = nullptr;
+  Counter* open_refused = nullptr;
+  Histogram* open_seconds = nullptr;
+
   // Owned by the thread.
   std::string settings_seen;
   std::optional<SpaceSettings> settings;
-  std::unique_ptr<Client> client;
+  std::shared_ptr<Client> client;
   Clock::MonoTime next_probe{};
   Clock::MonoTime next_sync{};
 
@@ -196,6 +206,17 @@ struct SpaceService::Impl {
                                          {"result"}, {"failed"});
       users = metrics->GetGauge("facegate_ship_users", "Users read at the last Salto Space sync");
       status_gauge[static_cast<int>(IntegrationStatus::kNoStatus)]->Set(1);
+      auto openings_total = [&](const char* result) {
+        return metrics->GetCounter("facegate_acs_door_openings_total",
+                                   "Door openings asked of Salto Space, by result", {"result"},
+                                   {result});
+      };
+      opened = openings_total("opened");
+      open_failed = openings_total("unreachable");
+      open_refused = openings_total("refused");
+      open_seconds = metrics->GetHistogram("facegate_acs_door_open_seconds",
+                                           "Time to a confirmed door opening from Salto Space",
+                                           MetricsRegistry::LatencyBucketsSeconds());
     }
   }
 
@@ -223,6 +244,12 @@ struct SpaceService::Impl {
     }
   }
 
+  void Publish() {
+    std::lock_guard lock(mu);
+    live_client = client;
+    if (settings) door_open_timeout = settings->door_open_timeout;
+  }
+
   // Looks at the stored settings; (re)makes the client when they changed.
   bool Configure() {
     auto row = store.GetIntegration(kName);
@@ -236,6 +263,7 @@ struct SpaceService::Impl {
     if (!enabled) {
       if (client || settings_seen != "-") {
         client.reset();
+        Publish();
         settings.reset();
         settings_seen = "-";
         if (*row && (*row)->status != IntegrationStatus::kNoStatus) {
@@ -246,6 +274,7 @@ struct SpaceService::Impl {
     }
     settings_seen = seen;
     client.reset();
+    Publish();
     auto parsed = ParseSpaceSettings(seen);
     if (!parsed.ok()) {
       SetStatus(IntegrationStatus::kNoStatus, "not configured: " + parsed.status().message());
@@ -257,7 +286,8 @@ struct SpaceService::Impl {
       return false;
     }
     settings = std::move(parsed).value();
-    client = std::make_unique<Client>(std::move(transport).value(), settings->client, clock);
+    client = std::make_shared<Client>(std::move(transport).value(), settings->client, clock);
+    Publish();
     next_probe = clock.Monotonic();
     std::lock_guard lock(mu);
     sync_requested = true;  // new settings: a new Space, perhaps
@@ -341,6 +371,62 @@ SpaceService::SpaceService(store::Store& store, const Clock& clock, MetricsRegis
 }
 
 SpaceService::~SpaceService() { Stop(); }
+
+void SpaceService::OnGrant(int64_t door_id, int64_t /*user_id*/, std::chrono::milliseconds budget,
+                           std::function<void(access::GrantOutcome)> done) {
+  using Kind = access::GrantOutcome::Kind;
+  std::shared_ptr<Client> client;
+  std::chrono::milliseconds timeout;
+  {
+    std::lock_guard lock(impl_->mu);
+    client = impl_->live_client;
+    timeout = impl_->door_open_timeout;
+  }
+  if (!client) return done({});  // the integration is off: the decision is Facegate's alone
+  auto door = impl_->store.GetDoor(door_id);
+  if (!door.ok() || door->source != store::RecordSource::kShip) return done({});
+  const json settings = json::parse(door->settings_json, nullptr, false);
+  if (settings.is_object() && settings.value("open_via_space", true) == false) return done({});
+  const bool fail_open = settings.is_object() && settings.value("acs_fail_open", false) == true;
+  const auto limit = std::min(budget, timeout);
+  const auto started = std::chrono::steady_clock::now();
+  const auto deadline = started + limit;
+  Impl* impl = impl_.get();
+  auto run = [impl, client, ext = door->external_id, fail_open, started, deadline, done] {
+    access::GrantOutcome o;
+    o.fail_open = fail_open;
+    auto r = std::chrono::steady_clock::now() < deadline
+                 ? client->OpenDoors({ext}, deadline)
+                 : Result<std::vector<DoorOpenResult>>(
+                       Status::DeadlineExceeded("no time was left to ask Salto Space"));
+    o.ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
+               .count();
+    if (!r.ok()) {
+      o.kind = Kind::kUnreachable;
+      o.error = r.status().message();
+      if (impl->open_failed) impl->open_failed->Increment();
+      spdlog::warn("integration=space door={} not opened: {} ({:.0f} ms)", ext, o.error, o.ms);
+    } else if (r->front().error_code == error_code::kOk) {
+      o.kind = Kind::kOpened;
+      if (impl->opened) impl->opened->Increment();
+      if (impl->open_seconds) impl->open_seconds->Observe(o.ms / 1000);
+    } else {
+      o.kind = Kind::kRefused;
+      o.error = "Salto Space refused to open door " + ext + ": " + r->front().message + " (code " +
+                std::to_string(r->front().error_code) + ")";
+      if (impl->open_refused) impl->open_refused->Increment();
+      spdlog::warn("integration=space {}", o.error);
+    }
+    done(std::move(o));
+  };
+  if (!impl_->openings.Post(run)) {
+    access::GrantOutcome o;
+    o.kind = Kind::kUnreachable;
+    o.error = "too many door openings waiting for Salto Space";
+    o.fail_open = fail_open;
+    done(std::move(o));
+  }
+}
 
 void SpaceService::RequestSync() {
   std::lock_guard lock(impl_->mu);

@@ -40,6 +40,7 @@
 #include "facegate/store/commissioning.h"
 #include "facegate/store/store.h"
 #include "testing/fake_clock.h"
+#include "testing/ship_sim_process.h"
 #include "testing/terminal.h"
 
 namespace facegate::testing {
@@ -1124,6 +1125,93 @@ TEST_F(DeviceApiTest, FaceCapturesBeyondTheDeviceRateGet429AndARepeatReusesTheDe
   j = ExpectDecision(next, "grant", "granted");
   EXPECT_EQ(j.value("repeat", false), true) << next->body;
   EXPECT_TRUE(Event(j.value("event_id", int64_t{0})).event.repeat);
+}
+
+// ------------------------------------------------------------------ Salto Space
+
+// With the Salto Space integration on (the SHIP simulator as Space, a separate process): a
+// grant opens the door in Space exactly once (a repeat does not), an opening Space does not
+// confirm in time turns the grant into `deny acs_unreachable`, a door Space refuses into
+// `deny acs_refused`, and when Space comes back no stale opening is ever sent.
+TEST_F(DeviceApiTest, FaceGrantsOpenTheDoorInSpaceOnceAndNeverLate) {
+  constexpr const char* kKey = "device-api-space-key";
+  SimProcess sim(R"({
+    "doors": [{"ext_door_id": "D1", "name": "Main entrance"},
+              {"ext_door_id": "D2", "name": "Offline door"}],
+    "door_errors": {"D2": 100},
+    "users": [{"ext_user_id": "E1001", "first_name": "Ada", "last_name": "Lovelace",
+               "doors": [{"door": "D1"}, {"door": "D2"}]}]
+  })",
+                 kKey);
+  EnableFace({{"workers", 2}});
+  SetDevices({{"captures_per_second", 1000}, {"repeat_window_ms", 60000}});
+  ASSERT_NO_FATAL_FAILURE(InitSite());
+  // Facegate's own records first: the sync adopts them (same external ids), faces included.
+  const int64_t d1 = AddDoor("D1", "Main entrance");
+  const int64_t d2 = AddDoor("D2", "Offline door");
+  const int64_t ada = AddUser("E1001", "Ada", "Lovelace");
+  ASSERT_NO_FATAL_FAILURE(Enroll(ada, kAdaEnrolled));
+  std::vector<int64_t> devices;
+  for (int i = 0; i < 4; ++i) devices.push_back(AddDevice("Main " + std::to_string(i), d1));
+  const int64_t at_d2 = AddDevice("Offline door", d2);
+  json settings = {{"url", "https://127.0.0.1:" + std::to_string(sim.https_port()) + "/"},
+                   {"api_key", kKey},
+                   {"pin_sha256", sim.fingerprint()},
+                   {"probe_interval_s", 1},
+                   {"door_open_timeout_ms", 1000}};
+  ASSERT_TRUE(store().PutIntegrationSettings("space", true, settings.dump()).ok());
+  ASSERT_NO_FATAL_FAILURE(StartDaemon());
+  bool synced = false;
+  for (int i = 0; i < 300 && !synced; ++i) {
+    auto door = store().GetDoor(d1);
+    synced = door.ok() && door->source == store::RecordSource::kShip;
+    if (!synced) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_TRUE(synced) << "the daemon never synced with Space";
+  std::vector<Terminal> terminals;
+  for (int64_t d : devices) terminals.push_back(Commissioned(d));
+  Terminal offline = Commissioned(at_d2);
+  events_seen_ = Events();
+  const std::string capture = Capture(kAdaAtTheDoor, 80);
+
+  // Space up: granted, the door opened in Space once; the repeat opens nothing.
+  json j = ExpectDecision(terminals[0].Access(capture), "grant", "granted");
+  store::StoredEvent e = Event(j.value("event_id", int64_t{0}));
+  json details = json::parse(e.event.details_json);
+  EXPECT_EQ(details["acs"]["opened"], true) << e.event.details_json;
+  EXPECT_TRUE(j["timings_ms"].contains("acs")) << j.dump();
+  EXPECT_EQ(sim.Openings(), 1u);
+  j = ExpectDecision(terminals[0].Access(capture), "grant", "granted");
+  EXPECT_EQ(j.value("repeat", false), true);
+  EXPECT_EQ(sim.Openings(), 1u) << "a repeat opened the door again";
+
+  // Space refuses that door: denied, saying so.
+  j = ExpectDecision(offline.Access(capture), "deny", "acs_refused");
+  EXPECT_EQ(sim.Openings(), 2u);
+
+  // Space takes the opening but never confirms: denied within the budget (fail-secure).
+  sim.Fault({{"mode", "hang"}, {"only", "OnlineDoor.Open"}});
+  j = ExpectDecision(terminals[1].Access(capture), "deny", "acs_unreachable");
+  e = Event(j.value("event_id", int64_t{0}));
+  details = json::parse(e.event.details_json);
+  EXPECT_EQ(details["acs"]["opened"], false);
+  EXPECT_LE(details["acs"]["ms"].get<double>(), 1000 + 250) << "the opening outlived its timeout";
+  EXPECT_EQ(sim.Openings(), 3u);
+
+  // Space down: denied; once it is back, nothing of the failed openings arrives late.
+  sim.Fault({{"mode", "down"}, {"seconds", 2}});
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  j = ExpectDecision(terminals[2].Access(capture), "deny", "acs_unreachable");
+  std::this_thread::sleep_for(std::chrono::milliseconds(3000));  // Space is back
+  EXPECT_EQ(sim.Openings(), 3u) << "an opening was sent late, after Space came back";
+
+  // And the next grant opens the door again.
+  j = ExpectDecision(terminals[3].Access(capture), "grant", "granted");
+  EXPECT_EQ(sim.Openings(), 4u);
+  auto openings = sim.Control("GET", "/openings")["openings"];
+  ASSERT_EQ(openings.size(), 4u);
+  EXPECT_EQ(openings[0]["door"], "D1");
+  EXPECT_EQ(openings[1]["door"], "D2");
 }
 
 }  // namespace

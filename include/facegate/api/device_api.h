@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "facegate/access/grant_sender.h"
 #include "facegate/access/snapshot.h"
 #include "facegate/core/clock.h"
 #include "facegate/core/config.h"
@@ -40,6 +41,9 @@ struct DeviceApiOptions {
   int repeat_window_ms = 5000;
   double captures_per_second = 5;
   int capture_budget_ms = 1500;
+  // From the capture received to the answer, the access-control system's door opening
+  // included: what is left of it bounds the opening (inside the terminal's 2 s).
+  int decision_budget_ms = 1800;
   int request_threads = 4;
   int request_queue = 256;
   // Integrations that receive each access event through the outbox ("connect", ...).
@@ -59,6 +63,8 @@ struct DeviceApiContext {
   const net::LocalCa* ca = nullptr;
   std::string commissioning_secret;  // the HMAC key of commissioning codes
   face::MatchingOptions matching;
+  // Told of every grant (the Salto Space integration opens the door); null: none.
+  access::GrantSender* grant_sender = nullptr;
   const Clock* clock = nullptr;
   MetricsRegistry* metrics = nullptr;
 };

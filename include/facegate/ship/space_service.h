@@ -9,6 +9,12 @@
 //   disconnected  Space could not be reached or answered something that is not SHIP
 // Every status change is logged once. A sync that fails keeps the store as the last complete
 // sync left it.
+//
+// As the device API's GrantSender it opens a granted door with OnlineDoor.Open, on a pool of
+// its own, within min(the decision's budget, door_open_timeout_ms): only doors the sync owns
+// (Space knows them), and not those whose settings say "open_via_space": false; a door's
+// "acs_fail_open": true asks for a grant even when the opening fails. An opening is sent
+// once, never retried, never queued for later.
 // Thread-safety: every method may be called from any thread.
 #pragma once
 
@@ -18,6 +24,7 @@
 #include <optional>
 #include <string>
 
+#include "facegate/access/grant_sender.h"
 #include "facegate/core/clock.h"
 #include "facegate/core/metrics.h"
 #include "facegate/core/status.h"
@@ -47,15 +54,18 @@ struct SpaceServiceOptions {
   std::chrono::milliseconds poll{1000};  // how often the settings are looked at
 };
 
-class SpaceService {
+class SpaceService final : public access::GrantSender {
  public:
   // `on_synced` runs after every sync that changed the store (the daemon rebuilds its
   // access snapshot). Starts the thread.
   SpaceService(store::Store& store, const Clock& clock, MetricsRegistry* metrics,
                std::function<void()> on_synced, SpaceServiceOptions options = {});
-  ~SpaceService();  // Stop()
+  ~SpaceService() override;  // Stop()
   SpaceService(const SpaceService&) = delete;
   SpaceService& operator=(const SpaceService&) = delete;
+
+  void OnGrant(int64_t door_id, int64_t user_id, std::chrono::milliseconds budget,
+               std::function<void(access::GrantOutcome)> done) override;
 
   // Asks for a full sync as soon as possible (the admin's "sync now").
   void RequestSync();
