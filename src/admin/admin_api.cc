@@ -42,12 +42,12 @@ void KeepPhoto(const AdminApiOptions& options, std::string_view bytes, store::Ne
 
 }  // namespace internal
 
-Result<std::string> GenerateAdminToken(std::string* sha256) {
+Result<std::string> RandomSecret() {
   unsigned char raw[32];
-  if (RAND_bytes(raw, sizeof raw) != 1) return Status::Internal("no randomness for a token");
+  if (RAND_bytes(raw, sizeof raw) != 1) return Status::Internal("no randomness for a secret");
   static const char kAlphabet[] =
       "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  std::string token = "fgt_";
+  std::string out;
   uint32_t acc = 0;
   int bits = 0;
   for (unsigned char byte : raw) {
@@ -55,11 +55,19 @@ Result<std::string> GenerateAdminToken(std::string* sha256) {
     bits += 8;
     while (bits >= 6) {
       bits -= 6;
-      token += kAlphabet[(acc >> bits) & 63];
+      out += kAlphabet[(acc >> bits) & 63];
     }
   }
-  if (bits > 0) token += kAlphabet[(acc << (6 - bits)) & 63];
+  if (bits > 0) out += kAlphabet[(acc << (6 - bits)) & 63];
   OPENSSL_cleanse(raw, sizeof raw);
+  return out;
+}
+
+Result<std::string> GenerateAdminToken(std::string* sha256) {
+  auto secret = RandomSecret();
+  if (!secret.ok()) return secret.status();
+  std::string token = "fgt_" + *secret;
+  OPENSSL_cleanse(secret->data(), secret->size());
   *sha256 = HashAdminToken(token);
   return token;
 }
@@ -585,6 +593,10 @@ void AdminApiImpl::AddRoutes(net::Router& router) {
        &AdminApiImpl::GetIntegration},
       {{V::put, "/api/v1/integrations/{id}", "integration.update", R::kAdmin, true},
        &AdminApiImpl::PutIntegration},
+      {{V::post, "/api/v1/integrations/space/sync", "integration.sync", R::kOperator, true},
+       &AdminApiImpl::SyncSpace},
+      {{V::post, "/api/v1/integrations/space/reset-key", "integration.reset_key", R::kAdmin, true},
+       &AdminApiImpl::ResetSpaceKey},
 
       {{V::post, "/api/v1/import", "import.batch", R::kOperator, true}, &AdminApiImpl::ImportBatch},
   };

@@ -5,6 +5,7 @@
 #include "facegate/api/device_api.h"
 #include "facegate/core/time_format.h"
 #include "facegate/net/pki.h"
+#include "facegate/ship/space_service.h"
 
 namespace facegate::admin::internal {
 
@@ -537,6 +538,26 @@ Reply AdminApiImpl::PutIntegration(Call& c) {
       e.Add("settings.privacy_policy_url", "expected an http(s) URL");
     }
   }
+  if (std::string_view(k->name) == "space" && will_enable && e.empty()) {
+    // The integration's own checks, so that a setting that cannot work is refused here with
+    // its name rather than found later as no_status.
+    auto parsed = ship::ParseSpaceSettings(settings.dump());
+    if (!parsed.ok()) {
+      std::string_view all = parsed.status().message();
+      while (!all.empty()) {
+        const size_t end = all.find("; ");
+        std::string_view one = all.substr(0, end);
+        const size_t colon = one.find(": ");
+        if (colon == std::string_view::npos) {
+          e.Add("settings", std::string(one));
+        } else {
+          e.Add(std::string(one.substr(0, colon)), std::string(one.substr(colon + 2)));
+        }
+        if (end == std::string_view::npos) break;
+        all.remove_prefix(end + 2);
+      }
+    }
+  }
   if (!e.empty()) return e.ToReply();
   if (Status s = store().PutIntegrationSettings(k->name, will_enable, settings.dump()); !s.ok()) {
     return StatusReply(s);
@@ -548,6 +569,54 @@ Reply AdminApiImpl::PutIntegration(Call& c) {
   if (!row.ok()) return StatusReply(row.status());
   Reply r;
   r.body = IntegrationJson(*k, *row);
+  return r;
+}
+
+Reply AdminApiImpl::SyncSpace(Call& c) {
+  c.target = "integration:space";
+  auto row = store().GetIntegration("space");
+  if (!row.ok()) return StatusReply(row.status());
+  if (!*row || !(*row)->enabled) {
+    return ErrorReply(status::conflict, "not_enabled",
+                      "the space integration is not enabled (PUT /api/v1/integrations/space)");
+  }
+  if (!ctx_.request_space_sync) {
+    return ErrorReply(status::service_unavailable, "unavailable",
+                      "this server runs no Salto Space integration");
+  }
+  ctx_.request_space_sync();
+  Reply r;
+  r.http = status::accepted;
+  r.body = {{"requested", true},
+            {"message", "a full sync starts now; GET /api/v1/integrations/space shows its status"}};
+  return r;
+}
+
+// A new SHIP key, stored as the integration's api_key and answered once: the admin enters it
+// in Salto Space. Both directions use it (Facegate's calls to Space, Space's calls here).
+Reply AdminApiImpl::ResetSpaceKey(Call& c) {
+  c.target = "integration:space";
+  auto row = store().GetIntegration("space");
+  if (!row.ok()) return StatusReply(row.status());
+  json settings = json::object();
+  if (*row) {
+    json stored = json::parse((*row)->settings_json, nullptr, false);
+    if (stored.is_object()) settings = stored;
+  }
+  auto key = RandomSecret();
+  if (!key.ok()) return StatusReply(key.status());
+  settings["api_key"] = *key;
+  const bool enabled = *row && (*row)->enabled;
+  if (Status s = store().PutIntegrationSettings("space", enabled, settings.dump()); !s.ok()) {
+    return StatusReply(s);
+  }
+  c.audit_details = {{"api_key", "reset"}};  // never the key itself
+  Reply r;
+  r.body = {{"api_key", *key},
+            {"shown_once", true},
+            {"message",
+             "enter this key in Salto Space (SHIP settings, custom authentication "
+             "Salto-SHIP-Key); the old key no longer works for Facegate's calls"}};
   return r;
 }
 

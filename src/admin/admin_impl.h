@@ -198,6 +198,8 @@ class AdminApiImpl final : public AdminApi, public std::enable_shared_from_this<
   Reply ListIntegrations(Call& c);
   Reply GetIntegration(Call& c);
   Reply PutIntegration(Call& c);
+  Reply SyncSpace(Call& c);
+  Reply ResetSpaceKey(Call& c);
 
   // --- admin_import.cc
   Reply ImportBatch(Call& c);

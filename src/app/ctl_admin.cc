@@ -93,6 +93,12 @@ constexpr const char* kIntegrationHelp =
     "       facegatectl integration set NAME [--enable|--disable] [--setting KEY=VALUE]...\n"
     "                                        " FG_CONN
     "\n"
+    "       facegatectl integration status " FG_CONN
+    "\n"
+    "       facegatectl integration space sync " FG_CONN
+    "\n"
+    "       facegatectl integration space reset-key [--yes] " FG_CONN
+    "\n"
     "\n"
     "The integrations this build knows (space: Salto Space over SHIP; connect: the vendor\n"
     "cloud link; enrollment: self-enrollment), with their settings and status. Secret\n"
@@ -102,9 +108,16 @@ constexpr const char* kIntegrationHelp =
     "KEY=VALUE (VALUE is parsed as JSON when it is a JSON number, true, false, an object or\n"
     "an array, else taken as a string; KEY= with nothing removes the setting). An integration\n"
     "is enabled only when its required settings are set (space: url; connect: host;\n"
-    "enrollment: company_name, privacy_policy_url).\n"
+    "enrollment: company_name, privacy_policy_url); space's settings are checked as a whole\n"
+    "(docs/ship.md), each bad one named.\n"
+    "\n"
+    "status: every integration's status (connected, unauthorized, disconnected, no_status)\n"
+    "and last error. space sync (an operator token): a full sync with Salto Space now.\n"
+    "space reset-key (an admin token): a new SHIP API key, shown once; enter it in Salto\n"
+    "Space (the old one stops working for Facegate's calls at once).\n"
     "\n"
     "Options:\n"
+    "  --yes             reset-key without asking (required when stdin is not a terminal)\n"
     "  --enable, --disable\n"
     "  --setting KEY=VALUE   repeat for more\n" FG_API_OPTIONS
     "\n"
@@ -282,20 +295,58 @@ void PrintIntegration(const json& i) {
   std::printf("  updated:  %s\n", Str(i, "updated_at", "never").c_str());
 }
 
+// `integration space sync|reset-key`: the Salto Space integration's own actions.
+int SpaceCommand(int argc, char** argv) {
+  const std::string verb = argc > 0 ? argv[0] : "";
+  if (verb != "sync" && verb != "reset-key") {
+    return ctl::UsageError(
+        "facegatectl integration space",
+        verb.empty() ? "expected sync or reset-key" : "unknown command " + Quoted(verb),
+        kIntegrationHelp);
+  }
+  ApiCommand c;
+  int rc = c.Parse(argc - 1, argv + 1, "facegatectl integration space " + verb, kIntegrationHelp,
+                   verb == "reset-key" ? std::initializer_list<std::string_view>{"--yes"}
+                                       : std::initializer_list<std::string_view>{},
+                   {}, 0, 0, "");
+  if (rc != kOk) return ApiCommand::Done(rc);
+  if (verb == "reset-key") {
+    if (int r =
+            ctl::Confirm(c.prog, "replace the SHIP API key (Salto Space must be given the new one)",
+                         c.args.Has("--yes"));
+        r != kOk) {
+      return r;
+    }
+  }
+  if (int r = c.Connect(); r != kOk) return r;
+  auto answer = c.Send("POST", "/api/v1/integrations/space/" + verb, json::object());
+  if (!answer) return c.rc;
+  if (c.args.json) {
+    PrintJson(*answer);
+  } else if (verb == "reset-key") {
+    std::printf("new SHIP API key (shown once): %s\n%s\n", Str(*answer, "api_key").c_str(),
+                Str(*answer, "message", "").c_str());
+  } else {
+    std::printf("%s\n", Str(*answer, "message", "sync requested").c_str());
+  }
+  return kOk;
+}
+
 int IntegrationCommand(int argc, char** argv) {
   const std::string verb = argc > 0 ? argv[0] : "";
   if (verb == "-h" || verb == "--help") {
     std::fputs(kIntegrationHelp, stdout);
     return kOk;
   }
-  if (verb != "list" && verb != "show" && verb != "set") {
-    return ctl::UsageError(
-        "facegatectl integration",
-        verb.empty() ? "expected list, show or set" : "unknown command " + Quoted(verb),
-        kIntegrationHelp);
+  if (verb == "space") return SpaceCommand(argc - 1, argv + 1);
+  if (verb != "list" && verb != "show" && verb != "set" && verb != "status") {
+    return ctl::UsageError("facegatectl integration",
+                           verb.empty() ? "expected list, status, show, set or space"
+                                        : "unknown command " + Quoted(verb),
+                           kIntegrationHelp);
   }
   ApiCommand c;
-  const size_t n = verb == "list" ? 0 : 1;
+  const size_t n = verb == "list" || verb == "status" ? 0 : 1;
   int rc = verb == "set" ? c.Parse(argc - 1, argv + 1, "facegatectl integration set",
                                    kIntegrationHelp, {"--enable", "--disable"}, {"--setting"}, 1, 1,
                                    "no integration name given")
@@ -329,7 +380,7 @@ int IntegrationCommand(int argc, char** argv) {
     }
   }
   if (int r = c.Connect(); r != kOk) return r;
-  if (verb == "list") {
+  if (verb == "list" || verb == "status") {
     auto page = c.Get("/api/v1/integrations");
     if (!page) return c.rc;
     json items = page->value("items", json::array());

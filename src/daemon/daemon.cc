@@ -369,6 +369,9 @@ Status Daemon::Impl::StartAdminApi() {
   };
   c.clock = &clock;
   c.metrics = &metrics;
+  c.request_space_sync = [this] {
+    if (space) space->RequestSync();
+  };
   auto created = admin::AdminApi::Create(options.admin_api, std::move(c));
   if (!created.ok()) return created.status();
   admin_api = std::move(created).value();

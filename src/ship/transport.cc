@@ -532,9 +532,9 @@ Result<std::unique_ptr<Transport>> MakeTransport(TransportOptions options) {
     const bool has_pin = !options.pin_sha256.empty();
     if (has_ca == has_pin) {
       return Status::InvalidArgument(
-          has_ca ? "give either ca_file or pin_sha256 for the Space server, not both"
-                 : "the Space server's certificate cannot be verified: set pin_sha256 (its "
-                   "SHA-256 fingerprint) or ca_file");
+          has_ca ? "pin_sha256: give either ca_file or pin_sha256 for the Space server, not both"
+                 : "pin_sha256: the Space server's certificate cannot be verified: set "
+                   "pin_sha256 (its SHA-256 fingerprint) or ca_file");
     }
     if (has_pin) {
       auto normalized = NormalizeFingerprint(options.pin_sha256);

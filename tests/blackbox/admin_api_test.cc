@@ -378,10 +378,13 @@ TEST_F(AdminApiTest, IntegrationsHaveSettingsAndStatusAndSyncMakesRecordsReadOnl
   EXPECT_EQ(r.json["settings"]["company_name"], "Acme");
   EXPECT_EQ(admin_->Get("/api/v1/integrations/nothing").status, 404);
 
-  // Secrets are never answered back.
-  r = admin_->Put("/api/v1/integrations/space",
-                  {{"enabled", true},
-                   {"settings", {{"url", "https://127.0.0.1:8100"}, {"api_key", "s3cret"}}}});
+  // Secrets are never answered back. (Port 1 of loopback: nothing answers the daemon's
+  // Space service there.)
+  r = admin_->Put("/api/v1/integrations/space", {{"enabled", true},
+                                                 {"settings",
+                                                  {{"url", "https://127.0.0.1:1/"},
+                                                   {"api_key", "s3cret"},
+                                                   {"pin_sha256", std::string(64, 'A')}}}});
   ASSERT_EQ(r.status, 200) << Describe(r);
   EXPECT_EQ(r.json["settings"]["api_key"], "(set)");
   EXPECT_EQ(r.body.find("s3cret"), std::string::npos);
@@ -536,7 +539,6 @@ TEST_F(AdminFaceTest, FaceErasureLeavesNoTemplateNoIndexEntryAndNoBytesInTheFile
     EXPECT_EQ(bytes->find(probe), std::string::npos) << "erased template bytes remain in " << file;
   }
 }
-
 
 // Whether the database file or its WAL holds a 32-byte window from the middle of `bytes`.
 bool FilesHold(const std::filesystem::path& db_file, const std::string& bytes) {

@@ -689,10 +689,14 @@ TEST_F(AdminSiteTest, SpaceSyncMakesTheSiteReadOnly) {
   StartDaemon();
   MakeDoor("D1");
   MakeGroup("G1");
-  // The space integration needs its url before it can be enabled.
+  // The space integration needs its url, key and pin before it can be enabled (port 1 of
+  // loopback: nothing answers the daemon's Space service there).
   ApiReply r =
-      admin_->Put("/api/v1/integrations/space",
-                  {{"enabled", true}, {"settings", {{"url", "https://space.invalid:8100"}}}});
+      admin_->Put("/api/v1/integrations/space", {{"enabled", true},
+                                                 {"settings",
+                                                  {{"url", "https://127.0.0.1:1/"},
+                                                   {"api_key", "k"},
+                                                   {"pin_sha256", std::string(64, 'A')}}}});
   ASSERT_EQ(r.status, 200) << Describe(r);
 
   r = admin_->Post("/api/v1/doors", {{"external_id", "D2"}});

@@ -243,6 +243,29 @@ TEST_F(CtlAdminTest, IntegrationSetShowList) {
   ExpectExit(Ctl({"integration", "show", "nope"}), 5, "nope");
   ExpectExit(Ctl({"integration", "set", "enrollment"}), 2, "nothing to change");
   ExpectExit(Ctl({"integration", "set", "enrollment", "--setting", "=x"}), 2, "KEY=VALUE");
+
+  // Salto Space: settings checked as a whole, each bad one named; a new key shown once.
+  r = Ctl({"integration", "set", "space", "--enable", "--setting", "url=ftp://space", "--setting",
+           "removed_users=sometimes"});
+  EXPECT_EQ(r.code, 1) << Describe(r);
+  EXPECT_THAT(r.err, HasSubstr("settings.url"));
+  EXPECT_THAT(r.err, HasSubstr("settings.removed_users"));
+  ExpectExit(Ctl({"integration", "space", "reset-key"}), 2, "--yes");
+  ExpectExit(Ctl({"integration", "space", "sync"}), 6, "not enabled");
+  r = Ctl({"integration", "space", "reset-key", "--yes", "--json"});
+  ASSERT_EQ(r.code, 0) << Describe(r);
+  const std::string key = ParseJson(r).value("api_key", "");
+  EXPECT_EQ(key.size(), 43u);
+  r = Ctl({"integration", "show", "space", "--json"});
+  EXPECT_EQ(ParseJson(r)["settings"]["api_key"], "(set)");
+  EXPECT_THAT(r.out, Not(HasSubstr(key)));
+  r = Ctl({"audit", "list", "--action", "integration.reset_key", "--json"});
+  ASSERT_EQ(r.code, 0) << Describe(r);
+  EXPECT_THAT(r.out, Not(HasSubstr(key))) << "the key is in the audit log";
+  EXPECT_EQ(ParseJson(r)["audit"].size(), 1u);
+  r = Ctl({"integration", "status"});
+  ASSERT_EQ(r.code, 0) << Describe(r);
+  EXPECT_THAT(r.out, HasSubstr("no_status"));
 }
 
 TEST_F(CtlAdminTest, StatusAndAudit) {

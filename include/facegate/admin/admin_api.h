@@ -78,6 +78,8 @@ struct AdminApiContext {
   SystemInfo system;
   const Clock* clock = nullptr;
   MetricsRegistry* metrics = nullptr;
+  // Asks the Salto Space integration for a full sync now (POST .../space/sync); null: none.
+  std::function<void()> request_space_sync;
 };
 
 class AdminApi {
@@ -95,6 +97,9 @@ class AdminApi {
  protected:
   AdminApi() = default;
 };
+
+// 32 random bytes in base64url (43 characters): tokens and SHIP keys.
+Result<std::string> RandomSecret();
 
 // A new admin token: "fgt_" and 32 random bytes in base64url; `sha256` receives the 32 raw
 // bytes of its SHA-256, the only form that is stored.
