@@ -600,6 +600,7 @@ void AdminApiImpl::AddRoutes(net::Router& router) {
 
       {{V::post, "/api/v1/import", "import.batch", R::kOperator, true}, &AdminApiImpl::ImportBatch},
   };
+  AddShipRoute(router);
   std::weak_ptr<AdminApiImpl> weak = weak_from_this();
   for (const Entry& e : kRoutes) {
     const Entry* entry = &e;

@@ -199,6 +199,9 @@ class AdminApiImpl final : public AdminApi, public std::enable_shared_from_this<
   Reply GetIntegration(Call& c);
   Reply PutIntegration(Call& c);
   Reply SyncSpace(Call& c);
+  // POST /api/v1/ship: Space's calls, authenticated by the SHIP key (admin_ship.cc).
+  net::HttpResponse InboundShip(const net::RequestContext& ctx);
+  void AddShipRoute(net::Router& router);
   Reply ResetSpaceKey(Call& c);
 
   // --- admin_import.cc

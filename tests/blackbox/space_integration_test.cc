@@ -12,6 +12,7 @@
 
 #include "blackbox/admin_fixture.h"
 #include "testing/ship_sim_process.h"
+#include "testing/tls_client.h"
 
 namespace facegate::testing {
 namespace {
@@ -103,6 +104,40 @@ TEST_F(SpaceIntegrationTest, StatusFollowsSpaceAndTheSyncLandsInTheStore) {
   WaitForStatus("unauthorized");
   sim.Control("POST", "/key", {{"api_key", new_key}});
   WaitForStatus("connected");
+
+  // Space calls Facegate (POST /api/v1/ship on the admin listener) with the same key.
+  auto ship_call = [&](const std::string& key, const std::string& xml) {
+    auto client = daemon_.Connect(daemon_.admin_port());
+    EXPECT_TRUE(client.ok()) << client.status().ToString();
+    HttpReply none;
+    if (!client.ok()) return none;
+    auto reply = (*client)->Request(
+        "POST", "/api/v1/ship", xml,
+        {{"Content-Type", "application/vnd.saltosystems.ship.v1+xml"}, {"Salto-SHIP-Key", key}});
+    EXPECT_TRUE(reply.ok()) << reply.status().ToString();
+    return reply.ok() ? *reply : none;
+  };
+  const std::string get_info =
+      "<RequestCall><RequestName>GetInfo</RequestName><Params/></RequestCall>";
+  HttpReply inbound = ship_call(new_key, get_info);
+  EXPECT_EQ(inbound.status, 200) << inbound.body;
+  EXPECT_THAT(inbound.body, HasSubstr("<ProtocolID>SHIP</ProtocolID>"));
+  EXPECT_EQ(ship_call("wrong", get_info).status, 401);
+  inbound = ship_call(new_key, "<RequestCall><RequestName>Bogus</RequestName></RequestCall>");
+  EXPECT_THAT(inbound.body, HasSubstr("<Code>502</Code>"));
+  inbound = ship_call(new_key, "<RequestCall><RequestName>");
+  EXPECT_THAT(inbound.body, HasSubstr("<Code>501</Code>"));
+  const int before = sim.Control("GET", "/stats")["requests"].value("SaltoDBUserList.Read", 0);
+  inbound = ship_call(new_key,
+                      "<RequestCall><RequestName>UserChanged</RequestName><Params><ExtUserID>E1"
+                      "</ExtUserID></Params></RequestCall>");
+  EXPECT_EQ(inbound.status, 200) << inbound.body;
+  bool resynced = false;
+  for (int i = 0; i < 100 && !resynced; ++i) {
+    resynced = sim.Control("GET", "/stats")["requests"].value("SaltoDBUserList.Read", 0) > before;
+    if (!resynced) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_TRUE(resynced) << "Space's user-changed call did not bring a sync";
 
   // Settings that cannot work are refused when saved, each named.
   r = admin_->Put("/api/v1/integrations/space",
