@@ -869,7 +869,7 @@ class DeviceApiImpl final : public DeviceApi, public std::enable_shared_from_thi
         v.reason = std::string(ad.reason_name());
         if (ad.granted_by) v.details["right_id"] = ad.granted_by->right_id;
         LastDecision last{*v.user_id, v.decision, v.reason, decide_start, nullptr};
-        if (v.decision == store::Decision::kGrant && ctx_.grant_sender) {
+        if (v.decision == store::Decision::kGrant && ctx_.grant_sender && door.ok()) {
           opening = std::make_shared<PendingGrant>();
           last.pending = opening;
         }
@@ -891,7 +891,7 @@ class DeviceApiImpl final : public DeviceApi, public std::enable_shared_from_thi
     auto cap = std::make_shared<CaptureRequest>(capture);
     const int64_t device_id = device.id;
     ctx_.grant_sender->OnGrant(
-        *device.door_id, *v.user_id, std::max(left, std::chrono::milliseconds(0)),
+        *door, *v.user_id, std::max(left, std::chrono::milliseconds(0)),
         [weak, ctx, respond, dev, cap, v, t, opening, device_id](access::GrantOutcome o) mutable {
           auto self = weak.lock();
           if (!self) {

@@ -372,7 +372,8 @@ SpaceService::SpaceService(store::Store& store, const Clock& clock, MetricsRegis
 
 SpaceService::~SpaceService() { Stop(); }
 
-void SpaceService::OnGrant(int64_t door_id, int64_t /*user_id*/, std::chrono::milliseconds budget,
+void SpaceService::OnGrant(const store::Door& door, int64_t /*user_id*/,
+                           std::chrono::milliseconds budget,
                            std::function<void(access::GrantOutcome)> done) {
   using Kind = access::GrantOutcome::Kind;
   std::shared_ptr<Client> client;
@@ -383,16 +384,15 @@ void SpaceService::OnGrant(int64_t door_id, int64_t /*user_id*/, std::chrono::mi
     timeout = impl_->door_open_timeout;
   }
   if (!client) return done({});  // the integration is off: the decision is Facegate's alone
-  auto door = impl_->store.GetDoor(door_id);
-  if (!door.ok() || door->source != store::RecordSource::kShip) return done({});
-  const json settings = json::parse(door->settings_json, nullptr, false);
+  if (door.source != store::RecordSource::kShip) return done({});
+  const json settings = json::parse(door.settings_json, nullptr, false);
   if (settings.is_object() && settings.value("open_via_space", true) == false) return done({});
   const bool fail_open = settings.is_object() && settings.value("acs_fail_open", false) == true;
   const auto limit = std::min(budget, timeout);
   const auto started = std::chrono::steady_clock::now();
   const auto deadline = started + limit;
   Impl* impl = impl_.get();
-  auto run = [impl, client, ext = door->external_id, fail_open, started, deadline, done] {
+  auto run = [impl, client, ext = door.external_id, fail_open, started, deadline, done] {
     access::GrantOutcome o;
     o.fail_open = fail_open;
     auto r = std::chrono::steady_clock::now() < deadline

@@ -14,6 +14,8 @@
 #include <functional>
 #include <string>
 
+#include "facegate/store/records.h"
+
 namespace facegate::access {
 
 struct GrantOutcome {
@@ -32,9 +34,10 @@ struct GrantOutcome {
 class GrantSender {
  public:
   virtual ~GrantSender() = default;
-  // Opens `door_id` for `user_id` if this sender handles that door; calls `done` within
-  // `budget` (plus scheduling slack) in every case. Must not block the caller.
-  virtual void OnGrant(int64_t door_id, int64_t user_id, std::chrono::milliseconds budget,
+  // Opens `door` (as the decision read it: no second read on the hot path) for `user_id` if
+  // this sender handles that door; calls `done` within `budget` (plus scheduling slack) in
+  // every case. Must not block the caller.
+  virtual void OnGrant(const store::Door& door, int64_t user_id, std::chrono::milliseconds budget,
                        std::function<void(GrantOutcome)> done) = 0;
 };
 

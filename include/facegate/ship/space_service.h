@@ -64,7 +64,7 @@ class SpaceService final : public access::GrantSender {
   SpaceService(const SpaceService&) = delete;
   SpaceService& operator=(const SpaceService&) = delete;
 
-  void OnGrant(int64_t door_id, int64_t user_id, std::chrono::milliseconds budget,
+  void OnGrant(const store::Door& door, int64_t user_id, std::chrono::milliseconds budget,
                std::function<void(access::GrantOutcome)> done) override;
 
   // Asks for a full sync as soon as possible (the admin's "sync now").
