@@ -488,33 +488,16 @@ struct ApiClient::Impl {
   Status Connect() {
     Close();
     const auto timeout = options.timeout;
-    std::vector<tcp::endpoint> endpoints;
-    boost::system::error_code ec;
-    auto address = asio::ip::make_address(ep.host, ec);
-    if (!ec) {
-      endpoints.emplace_back(address, ep.port);
-    } else {
-      tcp::resolver resolver(ioc);
-      std::optional<beast::error_code> done;
-      tcp::resolver::results_type results;
-      resolver.async_resolve(ep.host, std::to_string(ep.port),
-                             [&](beast::error_code rec, tcp::resolver::results_type r) {
-                               done = rec;
-                               results = std::move(r);
-                             });
-      ioc.restart();
-      ioc.run_for(timeout);
-      if (!done) {
-        resolver.cancel();
-        ioc.restart();
-        ioc.run();
-        return Status::DeadlineExceeded("cannot connect to " + ep.origin +
-                                        ": looking up the name timed out after " +
-                                        Seconds(timeout));
-      }
-      if (*done) return Unreachable("cannot resolve " + ep.host + ": " + ErrorWords(*done));
-      for (const auto& r : results) endpoints.push_back(r.endpoint());
+    net::Lookup lookup =
+        net::LookUp(ioc, ep.host, ep.port, std::chrono::steady_clock::now() + timeout);
+    if (lookup.timed_out) {
+      return Status::DeadlineExceeded("cannot connect to " + ep.origin +
+                                      ": looking up the name timed out after " + Seconds(timeout));
     }
+    if (lookup.error) {
+      return Unreachable("cannot resolve " + ep.host + ": " + ErrorWords(lookup.error));
+    }
+    const std::vector<tcp::endpoint>& endpoints = lookup.endpoints;
 
     stream = std::make_unique<beast::ssl_stream<beast::tcp_stream>>(ioc, tls);
     auto& tcp_stream = beast::get_lowest_layer(*stream);

@@ -252,30 +252,12 @@ class TransportImpl final : public Transport {
   Result<std::unique_ptr<Connection>> Connect(Clock::time_point deadline) {
     auto conn = std::make_unique<Connection>();
     const auto connect_deadline = std::min(deadline, Clock::now() + options_.connect_timeout);
-    std::vector<tcp::endpoint> endpoints;
-    boost::system::error_code ec;
-    auto address = asio::ip::make_address(options_.host, ec);
-    if (!ec) {
-      endpoints.emplace_back(address, options_.port);
-    } else {
-      tcp::resolver resolver(conn->ioc);
-      std::optional<beast::error_code> done;
-      tcp::resolver::results_type results;
-      resolver.async_resolve(options_.host, std::to_string(options_.port),
-                             [&](beast::error_code rec, tcp::resolver::results_type r) {
-                               done = rec;
-                               results = std::move(r);
-                             });
-      conn->ioc.run_until(connect_deadline);
-      if (!done) {
-        resolver.cancel();
-        conn->ioc.restart();
-        conn->ioc.run();
-        return Timeout("looking up " + options_.host);
-      }
-      if (*done) return Unreachable("cannot resolve " + options_.host + ": " + done->message());
-      for (const auto& e : results) endpoints.push_back(e.endpoint());
+    net::Lookup lookup = net::LookUp(conn->ioc, options_.host, options_.port, connect_deadline);
+    if (lookup.timed_out) return Timeout("looking up " + options_.host);
+    if (lookup.error) {
+      return Unreachable("cannot resolve " + options_.host + ": " + lookup.error.message());
     }
+    const std::vector<tcp::endpoint>& endpoints = lookup.endpoints;
     const bool use_tls = options_.kind == TransportOptions::Kind::kHttps || options_.stp_tls;
     if (use_tls) {
       conn->tls = std::make_unique<beast::ssl_stream<beast::tcp_stream>>(conn->ioc, tls_);
