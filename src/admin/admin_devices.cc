@@ -437,12 +437,16 @@ const KnownIntegration* FindKnown(std::string_view name) {
 }
 
 // Settings keys whose values are secrets: never answered back, only whether they are set.
-bool IsSecretKey(const std::string& key) {
-  return key.find("key") != std::string::npos || key.find("password") != std::string::npos ||
-         key.find("secret") != std::string::npos;
+bool IsSecretKey(const std::string& key) { return store::IsSecretSettingKey(key); }
+
+json DetailsJson(const std::string& text) {
+  if (text.empty()) return nullptr;
+  json j = json::parse(text, nullptr, false);
+  return j.is_object() ? j : json(nullptr);
 }
 
-json IntegrationJson(const KnownIntegration& k, const std::optional<store::Integration>& row) {
+json IntegrationJson(const KnownIntegration& k, const std::optional<store::Integration>& row,
+                     const std::string& details_json) {
   json settings = json::object();
   if (row) {
     json stored = json::parse(row->settings_json, nullptr, false);
@@ -460,7 +464,8 @@ json IntegrationJson(const KnownIntegration& k, const std::optional<store::Integ
           {"last_error", row ? json(row->last_error) : json("")},
           {"last_error_at", row ? TimeJson(row->last_error_at) : json(nullptr)},
           {"status_changed_at", row ? TimeJson(row->status_changed_at) : json(nullptr)},
-          {"updated_at", row ? TimeJson(row->updated_at) : json(nullptr)}};
+          {"updated_at", row ? TimeJson(row->updated_at) : json(nullptr)},
+          {"details", DetailsJson(details_json)}};
 }
 
 }  // namespace
@@ -470,7 +475,7 @@ Reply AdminApiImpl::ListIntegrations(Call&) {
   for (const auto& k : KnownIntegrations()) {
     auto row = store().GetIntegration(k.name);
     if (!row.ok()) return StatusReply(row.status());
-    items.push_back(IntegrationJson(k, *row));
+    items.push_back(IntegrationJson(k, *row, Details(k.name)));
   }
   Reply r;
   r.body = {{"items", items}, {"next_cursor", nullptr}};
@@ -483,7 +488,7 @@ Reply AdminApiImpl::GetIntegration(Call& c) {
   auto row = store().GetIntegration(k->name);
   if (!row.ok()) return StatusReply(row.status());
   Reply r;
-  r.body = IntegrationJson(*k, *row);
+  r.body = IntegrationJson(*k, *row, Details(k->name));
   return r;
 }
 
@@ -568,7 +573,7 @@ Reply AdminApiImpl::PutIntegration(Call& c) {
   auto row = store().GetIntegration(k->name);
   if (!row.ok()) return StatusReply(row.status());
   Reply r;
-  r.body = IntegrationJson(*k, *row);
+  r.body = IntegrationJson(*k, *row, Details(k->name));
   return r;
 }
 

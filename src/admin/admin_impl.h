@@ -212,6 +212,10 @@ class AdminApiImpl final : public AdminApi, public std::enable_shared_from_this<
   const Clock& clock() const { return *ctx_.clock; }
   const AdminApiOptions& options() const { return options_; }
   const AdminApiContext& context() const { return ctx_; }
+  // The integration's run-time details (AdminApiContext::integration_details), or "".
+  std::string Details(std::string_view integration) const {
+    return ctx_.integration_details ? ctx_.integration_details(integration) : "";
+  }
   // Records owned by the access-control system's sync (users, doors, groups, schedules,
   // holidays, rights) are read-only while the "space" integration is enabled, and a record
   // that came from it always: the 409 read_only reply, or none when the change may go on.

@@ -372,6 +372,10 @@ Status Daemon::Impl::StartAdminApi() {
   c.request_space_sync = [this] {
     if (space) space->RequestSync();
   };
+  c.integration_details = [this](std::string_view name) -> std::string {
+    if (name == "space" && space) return space->DetailsJson();
+    return "";
+  };
   auto created = admin::AdminApi::Create(options.admin_api, std::move(c));
   if (!created.ok()) return created.status();
   admin_api = std::move(created).value();

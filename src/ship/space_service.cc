@@ -3,10 +3,12 @@
 #include <spdlog/spdlog.h>
 
 #include <condition_variable>
+#include <deque>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "facegate/core/time_format.h"
 #include "facegate/core/work_pool.h"
 #include "facegate/ship/sync.h"
 
@@ -17,6 +19,10 @@ using json = nlohmann::json;
 using store::IntegrationStatus;
 
 constexpr const char* kName = "space";
+constexpr const char* kAuditCursorSetting = "ship.audit_cursor";  // "<Space> <next EventID>"
+constexpr size_t kMaxAwaitingAudit = 10000;
+constexpr int kMaxAuditPagesPerRound = 20;
+constexpr int kOperationDeniedByHost = 103;
 
 // "https://h:1/p" -> kind, host, port, path; errors say what is wrong with the URL.
 Status ParseUrl(const std::string& url, TransportOptions* o) {
@@ -134,6 +140,9 @@ Result<SpaceSettings> ParseSpaceSettings(std::string_view settings_json) {
       std::chrono::milliseconds(number("request_timeout_ms", 10000, 100, 600000));
   out.client.page_size = static_cast<int>(number("page_size", 500, 1, 10000));
   out.door_open_timeout = std::chrono::milliseconds(number("door_open_timeout_ms", 1000, 50, 1900));
+  out.audit_interval = std::chrono::seconds(number("audit_interval_s", 60, 0, 86400));
+  out.audit_match_window = std::chrono::seconds(number("audit_match_window_s", 120, 1, 3600));
+  out.audit_grace = std::chrono::seconds(number("audit_grace_s", 300, 1, 86400));
   const std::string removed = text("removed_users");
   if (removed.empty() || removed == "erase") {
     out.removed_users = store::RemovedShipUser::kErase;
@@ -181,7 +190,19 @@ struct SpaceService::Impl {
   Counter* open_refused = nullptr;
   Histogram* open_seconds = nullptr;
 
+  // Openings Space confirmed, waiting for their audit-trail entry (GUARDED_BY(mu)).
+  struct AwaitingAudit {
+    std::string door;
+    Clock::WallTime at;
+  };
+  std::deque<AwaitingAudit> awaiting_audit;
+  bool audit_enabled = false;  // GUARDED_BY(mu)
+  Counter* audit_confirmed = nullptr;
+  Counter* audit_unconfirmed = nullptr;
+
   // Owned by the thread.
+  Clock::MonoTime next_audit{};
+  std::string audit_error_seen;
   std::string settings_seen;
   std::optional<SpaceSettings> settings;
   std::shared_ptr<Client> client;
@@ -214,6 +235,14 @@ struct SpaceService::Impl {
       opened = openings_total("opened");
       open_failed = openings_total("unreachable");
       open_refused = openings_total("refused");
+      audit_confirmed = metrics->GetCounter(
+          "facegate_ship_audit_openings_total",
+          "Door openings Salto Space confirmed, by whether its audit trail then showed them",
+          {"result"}, {"confirmed"});
+      audit_unconfirmed = metrics->GetCounter(
+          "facegate_ship_audit_openings_total",
+          "Door openings Salto Space confirmed, by whether its audit trail then showed them",
+          {"result"}, {"unconfirmed"});
       open_seconds = metrics->GetHistogram("facegate_acs_door_open_seconds",
                                            "Time to a confirmed door opening from Salto Space",
                                            MetricsRegistry::LatencyBucketsSeconds());
@@ -248,6 +277,96 @@ struct SpaceService::Impl {
     std::lock_guard lock(mu);
     live_client = client;
     if (settings) door_open_timeout = settings->door_open_timeout;
+    audit_enabled = client && settings && settings->audit_interval.count() > 0;
+    if (!audit_enabled) awaiting_audit.clear();
+  }
+
+  // An opening Space confirmed: its audit entry is looked for at the next reconciliation.
+  void AwaitAudit(const std::string& door) {
+    std::lock_guard lock(mu);
+    if (!audit_enabled) return;
+    if (awaiting_audit.size() >= kMaxAwaitingAudit) awaiting_audit.pop_front();
+    awaiting_audit.push_back({door, clock.Now()});
+    state.openings_awaiting_audit = static_cast<int64_t>(awaiting_audit.size());
+  }
+
+  // Reads the audit trail from the cursor and matches it to the openings awaiting it.
+  void Reconcile() {
+    const std::string space = client->Describe();
+    int64_t cursor = 0;
+    if (auto v = store.GetSetting(kAuditCursorSetting); v.ok() && *v) {
+      const std::string& text = **v;
+      if (text.size() > space.size() && text.compare(0, space.size(), space) == 0 &&
+          text[space.size()] == ' ') {
+        cursor = std::strtoll(text.c_str() + space.size() + 1, nullptr, 10);
+      }
+    }
+    std::vector<AuditEntry> entries;
+    bool caught_up = false;
+    for (int pages = 0; pages < kMaxAuditPagesPerRound; ++pages) {
+      auto page = client->ReadAuditTrail(cursor, settings->client.page_size);
+      if (!page.ok()) {
+        // Not a status change: probes and syncs say whether Space is reachable.
+        if (page.status().message() != audit_error_seen) {
+          spdlog::warn("integration=space audit trail not read (reconciliation waits): {}",
+                       page.status().ToString());
+          audit_error_seen = page.status().message();
+        }
+        break;
+      }
+      audit_error_seen.clear();
+      for (AuditEntry& e : page->entries) {
+        if (e.event_id < cursor) continue;  // StartingFrom... read as inclusive
+        cursor = e.event_id + 1;
+        entries.push_back(std::move(e));
+      }
+      if (page->eof || page->entries.empty()) {
+        caught_up = true;
+        break;
+      }
+    }
+    if (Status s = store.SetSetting(kAuditCursorSetting, space + " " + std::to_string(cursor));
+        !s.ok()) {
+      spdlog::error("integration=space: the audit cursor could not be stored: {}", s.ToString());
+    }
+    const auto now = clock.Now();
+    int64_t confirmed = 0;
+    std::vector<AwaitingAudit> unconfirmed;
+    {
+      std::lock_guard lock(mu);
+      for (const AuditEntry& e : entries) {
+        if (e.operation == kOperationDeniedByHost || !e.date_time) continue;
+        const auto at = FromSpaceLocalTime(*e.date_time);
+        for (auto it = awaiting_audit.begin(); it != awaiting_audit.end(); ++it) {
+          const auto apart = at > it->at ? at - it->at : it->at - at;
+          if (it->door == e.ext_door_id && apart <= settings->audit_match_window) {
+            awaiting_audit.erase(it);
+            ++confirmed;
+            break;
+          }
+        }
+      }
+      // Only a trail read to its end can tell that an entry is missing.
+      while (caught_up && !awaiting_audit.empty() &&
+             awaiting_audit.front().at + settings->audit_grace < now) {
+        unconfirmed.push_back(std::move(awaiting_audit.front()));
+        awaiting_audit.pop_front();
+      }
+      state.audit_cursor = cursor;
+      state.audit_entries_read += static_cast<int64_t>(entries.size());
+      state.openings_confirmed += confirmed;
+      state.openings_unconfirmed += static_cast<int64_t>(unconfirmed.size());
+      state.openings_awaiting_audit = static_cast<int64_t>(awaiting_audit.size());
+      state.last_audit_read = now;
+    }
+    if (audit_confirmed) audit_confirmed->Increment(static_cast<uint64_t>(confirmed));
+    if (audit_unconfirmed) audit_unconfirmed->Increment(unconfirmed.size());
+    for (const auto& u : unconfirmed) {
+      spdlog::warn(
+          "integration=space door={} opening at {} was confirmed by Salto Space but is not in "
+          "its audit trail after {} s",
+          u.door, FormatRfc3339(u.at), settings->audit_grace.count());
+    }
   }
 
   // Looks at the stored settings; (re)makes the client when they changed.
@@ -289,6 +408,7 @@ struct SpaceService::Impl {
     client = std::make_shared<Client>(std::move(transport).value(), settings->client, clock);
     Publish();
     next_probe = clock.Monotonic();
+    next_audit = clock.Monotonic() + settings->audit_interval;
     std::lock_guard lock(mu);
     sync_requested = true;  // new settings: a new Space, perhaps
     return true;
@@ -342,16 +462,24 @@ struct SpaceService::Impl {
       next_sync = now + settings->sync_interval;
       next_probe = now + settings->probe_interval;
       Sync();
-      return;
+    } else if (now >= next_probe) {
+      next_probe = now + settings->probe_interval;
+      auto info = client->GetInfo();
+      if (info.ok()) {
+        SetStatus(IntegrationStatus::kConnected, "");
+      } else {
+        SetStatus(StatusOfFailure(info.status()), info.status().message());
+      }
     }
-    if (now < next_probe) return;
-    next_probe = now + settings->probe_interval;
-    auto info = client->GetInfo();
-    if (info.ok()) {
-      SetStatus(IntegrationStatus::kConnected, "");
-    } else {
-      SetStatus(StatusOfFailure(info.status()), info.status().message());
+    if (settings->audit_interval.count() > 0 && clock.Monotonic() >= next_audit) {
+      next_audit = clock.Monotonic() + settings->audit_interval;
+      if (state_status() == IntegrationStatus::kConnected) Reconcile();
     }
+  }
+
+  IntegrationStatus state_status() const {
+    std::lock_guard lock(mu);
+    return state.status;
   }
 
   void Run() {
@@ -408,6 +536,7 @@ void SpaceService::OnGrant(const store::Door& door, int64_t /*user_id*/,
       spdlog::warn("integration=space door={} not opened: {} ({:.0f} ms)", ext, o.error, o.ms);
     } else if (r->front().error_code == error_code::kOk) {
       o.kind = Kind::kOpened;
+      impl->AwaitAudit(ext);
       if (impl->opened) impl->opened->Increment();
       if (impl->open_seconds) impl->open_seconds->Observe(o.ms / 1000);
     } else {
@@ -446,6 +575,40 @@ void SpaceService::Stop() {
 SpaceService::State SpaceService::state() const {
   std::lock_guard lock(impl_->mu);
   return impl_->state;
+}
+
+std::string SpaceService::DetailsJson() const {
+  const State st = state();
+  json j = {{"syncs", st.syncs},
+            {"failed_syncs", st.failed_syncs},
+            {"last_sync_at", st.last_sync ? json(FormatRfc3339(*st.last_sync)) : json(nullptr)},
+            {"last_sync", nullptr}};
+  j["audit"] = {{"cursor", st.audit_cursor},
+                {"entries_read", st.audit_entries_read},
+                {"openings_confirmed", st.openings_confirmed},
+                {"openings_unconfirmed", st.openings_unconfirmed},
+                {"openings_awaiting", st.openings_awaiting_audit},
+                {"last_read_at",
+                 st.last_audit_read ? json(FormatRfc3339(*st.last_audit_read)) : json(nullptr)}};
+  if (st.last_sync_result) {
+    const SyncResult& r = *st.last_sync_result;
+    const store::ShipSyncReport& p = r.report;
+    j["last_sync"] = {{"users_read", r.users_read},
+                      {"doors_read", r.doors_read},
+                      {"groups_read", r.groups_read},
+                      {"timezone_tables_read", r.timezone_tables_read},
+                      {"users_added", p.users_added},
+                      {"users_updated", p.users_updated},
+                      {"users_removed", p.users_removed},
+                      {"users_adopted", p.users_adopted},
+                      {"rights", p.rights},
+                      {"memberships", p.memberships},
+                      {"skipped", p.skipped},
+                      {"skipped_examples", p.skipped_examples},
+                      {"read_ms", r.read_time.count()},
+                      {"apply_ms", r.apply_time.count()}};
+  }
+  return j.dump();
 }
 
 }  // namespace facegate::ship

@@ -61,6 +61,12 @@ std::string_view IntegrationStatusName(IntegrationStatus s) {
   return "no_status";
 }
 
+bool IsSecretSettingKey(std::string_view name) {
+  return name.find("key") != std::string_view::npos ||
+         name.find("password") != std::string_view::npos ||
+         name.find("secret") != std::string_view::npos;
+}
+
 std::optional<IntegrationStatus> ParseIntegrationStatus(std::string_view name) {
   for (IntegrationStatus s : {IntegrationStatus::kConnected, IntegrationStatus::kUnauthorized,
                               IntegrationStatus::kDisconnected, IntegrationStatus::kNoStatus}) {

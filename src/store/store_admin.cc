@@ -9,10 +9,13 @@
 // Listings page by id cursor (never by OFFSET), so a page costs the same however deep it is
 // and rows written meanwhile neither repeat nor go missing. Their WHERE clauses are built
 // from the filter's set fields; every value is bound, never spliced into the SQL.
+#include <openssl/crypto.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <cstdint>
+#include <nlohmann/json.hpp>
+#include <span>
 #include <string>
 #include <utility>
 #include <variant>
@@ -464,6 +467,130 @@ Result<std::vector<ImportedRow>> StoreImpl::ImportBatch(std::span<const ImportRo
 
 // ---------------------------------------------------------------- integrations
 
+// A sealed secret in the stored settings: {"sealed": "v1", "key_id": N, "nonce": hex,
+// "data": hex, "tag": hex} in place of the string.
+namespace {
+
+std::string ToHex(std::span<const uint8_t> bytes) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (uint8_t b : bytes) {
+    out.push_back(kDigits[b >> 4]);
+    out.push_back(kDigits[b & 15]);
+  }
+  return out;
+}
+
+bool FromHex(std::string_view hex, std::vector<uint8_t>* out) {
+  if (hex.size() % 2 != 0) return false;
+  auto digit = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+  };
+  out->clear();
+  for (size_t i = 0; i < hex.size(); i += 2) {
+    const int hi = digit(hex[i]), lo = digit(hex[i + 1]);
+    if (hi < 0 || lo < 0) return false;
+    out->push_back(static_cast<uint8_t>(hi * 16 + lo));
+  }
+  return true;
+}
+
+bool IsSealed(const nlohmann::json& v) { return v.is_object() && v.value("sealed", "") == "v1"; }
+
+}  // namespace
+
+Result<std::string> StoreImpl::SealSettingsLocked(std::string_view integration,
+                                                  std::string_view settings_json) {
+  nlohmann::json j = nlohmann::json::parse(settings_json, nullptr, false);
+  if (!j.is_object()) {
+    return Status::InvalidArgument("integration '" + std::string(integration) +
+                                   "': settings must be a JSON object");
+  }
+  const TemplateKey* key = keyring_.current();
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    if (!IsSecretSettingKey(it.key()) || !it->is_string()) continue;
+    std::string plain = it->get<std::string>();
+    SealedTemplate sealed;
+    Status s = cipher_.SealSetting(*key, std::string(integration) + "/" + it.key(), plain, &sealed);
+    OPENSSL_cleanse(plain.data(), plain.size());
+    FACEGATE_RETURN_IF_ERROR(s);
+    *it = {{"sealed", "v1"},
+           {"key_id", key->id()},
+           {"nonce", ToHex(sealed.nonce)},
+           {"data", ToHex(sealed.ciphertext)},
+           {"tag", ToHex(sealed.tag)}};
+  }
+  return j.dump();
+}
+
+Result<std::string> StoreImpl::OpenSettingsLocked(std::string_view integration,
+                                                  std::string_view stored_json) {
+  nlohmann::json j = nlohmann::json::parse(stored_json, nullptr, false);
+  if (!j.is_object()) {
+    return Status::Corruption("integration '" + std::string(integration) +
+                              "': the stored settings are not a JSON object");
+  }
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    if (!IsSealed(*it)) continue;
+    const std::string name = std::string(integration) + "/" + it.key();
+    const auto key_id = it->value("key_id", 0u);
+    const TemplateKey* key = keyring_.Find(key_id);
+    if (key == nullptr) {
+      return Status::FailedPrecondition(
+          "the setting " + name + " is sealed with key " + std::to_string(key_id) + ", but " +
+          options_.key_dir.string() + " has no " + Keyring::KeyFileName(key_id) +
+          ". Put the key file back (from the key backup)");
+    }
+    std::vector<uint8_t> nonce, data, tag;
+    if (!FromHex(it->value("nonce", ""), &nonce) || !FromHex(it->value("data", ""), &data) ||
+        !FromHex(it->value("tag", ""), &tag)) {
+      return Status::Corruption("the setting " + name + " is malformed (not hex)");
+    }
+    std::string plain;
+    FACEGATE_RETURN_IF_ERROR(cipher_.OpenSetting(*key, name, nonce, data, tag, &plain));
+    *it = plain;
+    OPENSSL_cleanse(plain.data(), plain.size());
+  }
+  return j.dump();
+}
+
+Status StoreImpl::ResealIntegrationSecretsLocked() {
+  Result<Stmt> s = db_->Prepare("SELECT name, settings_json FROM integrations");
+  if (!s.ok()) return s.status();
+  const uint32_t current = keyring_.current()->id();
+  std::vector<std::pair<std::string, std::string>> rewrite;
+  for (;;) {
+    Result<bool> row = s->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    std::string name(s->Text(0));
+    nlohmann::json j = nlohmann::json::parse(s->Text(1), nullptr, false);
+    if (!j.is_object()) continue;
+    bool stale = false;
+    for (auto it = j.begin(); it != j.end() && !stale; ++it) {
+      if (!IsSecretSettingKey(it.key())) continue;
+      stale = it->is_string() || (IsSealed(*it) && it->value("key_id", 0u) != current);
+    }
+    if (!stale) continue;
+    auto plain = OpenSettingsLocked(name, s->Text(1));
+    if (!plain.ok()) return plain.status();
+    auto sealed = SealSettingsLocked(name, *plain);
+    OPENSSL_cleanse(plain->data(), plain->size());
+    if (!sealed.ok()) return sealed.status();
+    rewrite.emplace_back(std::move(name), std::move(sealed).value());
+  }
+  s = Stmt();
+  for (const auto& [name, json] : rewrite) {
+    Result<Stmt> update = db_->Prepare("UPDATE integrations SET settings_json = ? WHERE name = ?");
+    if (!update.ok()) return update.status();
+    FACEGATE_RETURN_IF_ERROR(update->Bind(1, json).Bind(2, name).Run());
+  }
+  return Status::Ok();
+}
+
 Result<std::optional<Integration>> StoreImpl::GetIntegration(std::string_view name) {
   std::lock_guard lock(mu_);
   Result<Stmt> s = db_->Prepare("SELECT " + std::string(kIntegrationColumns) +
@@ -475,6 +602,9 @@ Result<std::optional<Integration>> StoreImpl::GetIntegration(std::string_view na
   if (!*row) return std::optional<Integration>();
   Result<Integration> integration = ReadIntegration(*s);
   if (!integration.ok()) return integration.status();
+  auto settings = OpenSettingsLocked(integration->name, integration->settings_json);
+  if (!settings.ok()) return settings.status();
+  integration->settings_json = std::move(settings).value();
   return std::optional<Integration>(std::move(*integration));
 }
 
@@ -487,6 +617,9 @@ Result<std::vector<Integration>> StoreImpl::ListIntegrations() {
   FACEGATE_RETURN_IF_ERROR(ForEachRow(*s, [&](const Stmt& row) -> Status {
     Result<Integration> integration = ReadIntegration(row);
     if (!integration.ok()) return integration.status();
+    auto settings = OpenSettingsLocked(integration->name, integration->settings_json);
+    if (!settings.ok()) return settings.status();
+    integration->settings_json = std::move(settings).value();
     out.push_back(std::move(*integration));
     return Status::Ok();
   }));
@@ -503,12 +636,14 @@ Status StoreImpl::PutIntegrationSettings(std::string_view name, bool enabled,
     return Status::InvalidArgument("integration '" + std::string(name) +
                                    "': settings must be a JSON object");
   }
+  auto sealed = SealSettingsLocked(name, settings_json);
+  if (!sealed.ok()) return sealed.status();
   Result<Stmt> s = db_->Prepare(
       "INSERT INTO integrations (name, enabled, settings_json, updated_at_ms) "
       "VALUES (?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET enabled = excluded.enabled, "
       "settings_json = excluded.settings_json, updated_at_ms = excluded.updated_at_ms");
   if (!s.ok()) return s.status();
-  return s->Bind(1, name).Bind(2, enabled ? 1 : 0).Bind(3, settings_json).Bind(4, NowMs()).Run();
+  return s->Bind(1, name).Bind(2, enabled ? 1 : 0).Bind(3, *sealed).Bind(4, NowMs()).Run();
 }
 
 Status StoreImpl::SetIntegrationStatus(std::string_view name, IntegrationStatus status,

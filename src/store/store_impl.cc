@@ -268,6 +268,8 @@ Status StoreImpl::VerifyKeys() {
       return Status::Internal("templates use key " + std::to_string(id) + " above the current key");
     }
   }
+  used = Stmt();
+  FACEGATE_RETURN_IF_ERROR(ResealIntegrationSecretsLocked());
   return txn->Commit();
 }
 
@@ -1006,6 +1008,8 @@ Result<KeyRotationProgress> StoreImpl::RotateKey(const KeyRotationOptions& optio
     FACEGATE_RETURN_IF_ERROR(SetSettingLocked(kRotationDone, std::to_string(p.reencrypted)));
 
     if (rows.empty()) {
+      // The integrations' secrets (a few rows) move to the target key with the last batch.
+      FACEGATE_RETURN_IF_ERROR(ResealIntegrationSecretsLocked());
       // Done: keys no template uses any more are marked retired (their files can go once no
       // backup that needs them is kept).
       Result<Stmt> retire = db_->Prepare(

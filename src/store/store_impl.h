@@ -190,6 +190,13 @@ class StoreImpl final : public Store {
   Result<ErasureReport> EraseLocked(int64_t user_id, bool delete_user);
   bool CheckpointTruncateLocked();
   Result<int64_t> CountBelowKeyLocked(uint32_t key_id);
+  // An integration's settings as stored (secrets sealed with the current key) and as given
+  // back (secrets in clear). Require mu_.
+  Result<std::string> SealSettingsLocked(std::string_view integration, std::string_view json);
+  Result<std::string> OpenSettingsLocked(std::string_view integration, std::string_view json);
+  // Seals the secrets still in clear (databases from before sealing) and moves those under
+  // an older key to the current one. Requires mu_ and a transaction.
+  Status ResealIntegrationSecretsLocked();
   // Decrypts the template row at `s` (columns template_id, user_id, key_id, dimension, nonce,
   // ciphertext, tag) into `out` (`dim` floats). Requires mu_.
   Status OpenTemplateRowLocked(Stmt& s, std::string_view model_version, size_t dim, float* out);

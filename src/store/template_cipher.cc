@@ -14,6 +14,7 @@ static_assert(std::endian::native == std::endian::little,
 
 constexpr std::string_view kAadLabel = "facegate-template-v1";
 constexpr std::string_view kPhotoAadLabel = "facegate-photo-v1";
+constexpr std::string_view kSettingAadLabel = "facegate-setting-v1";
 
 void AppendBigEndian(std::string* out, uint64_t value, int bytes) {
   for (int i = bytes - 1; i >= 0; --i) out->push_back(static_cast<char>((value >> (8 * i)) & 0xff));
@@ -150,6 +151,25 @@ Status TemplateCipher::OpenPhoto(const TemplateKey& key, const PhotoAad& aad,
   BuildAad(kPhotoAadLabel, aad.template_id, aad.user_id, aad.key_id, aad.media_type, &aad_);
   out->resize(ciphertext.size());
   Status s = OpenBytes(key, nonce, ciphertext, tag, out->data(), PhotoName(aad));
+  if (!s.ok()) out->clear();
+  return s;
+}
+
+Status TemplateCipher::SealSetting(const TemplateKey& key, std::string_view name,
+                                   std::string_view plain, SealedTemplate* out) {
+  BuildAad(kSettingAadLabel, 0, 0, key.id(), name, &aad_);
+  return SealBytes(key, key.id(), reinterpret_cast<const uint8_t*>(plain.data()), plain.size(),
+                   "setting " + std::string(name), out);
+}
+
+Status TemplateCipher::OpenSetting(const TemplateKey& key, std::string_view name,
+                                   std::span<const uint8_t> nonce,
+                                   std::span<const uint8_t> ciphertext,
+                                   std::span<const uint8_t> tag, std::string* out) {
+  BuildAad(kSettingAadLabel, 0, 0, key.id(), name, &aad_);
+  out->assign(ciphertext.size(), '\0');
+  Status s = OpenBytes(key, nonce, ciphertext, tag, reinterpret_cast<uint8_t*>(out->data()),
+                       "setting " + std::string(name));
   if (!s.ok()) out->clear();
   return s;
 }

@@ -66,6 +66,14 @@ class TemplateCipher {
                    std::span<const uint8_t> ciphertext, std::span<const uint8_t> tag,
                    std::vector<uint8_t>* out);
 
+  // A secret of an integration's settings (e.g. the SHIP key), bound to `name` (the
+  // integration and the setting, "space/api_key") and the key id.
+  Status SealSetting(const TemplateKey& key, std::string_view name, std::string_view plain,
+                     SealedTemplate* out);
+  Status OpenSetting(const TemplateKey& key, std::string_view name, std::span<const uint8_t> nonce,
+                     std::span<const uint8_t> ciphertext, std::span<const uint8_t> tag,
+                     std::string* out);
+
  private:
   Status SealBytes(const TemplateKey& key, uint32_t aad_key_id, const uint8_t* data, size_t size,
                    const std::string& name, SealedTemplate* out);

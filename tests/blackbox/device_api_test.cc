@@ -1152,13 +1152,15 @@ TEST_F(DeviceApiTest, FaceGrantsOpenTheDoorInSpaceOnceAndNeverLate) {
   const int64_t ada = AddUser("E1001", "Ada", "Lovelace");
   ASSERT_NO_FATAL_FAILURE(Enroll(ada, kAdaEnrolled));
   std::vector<int64_t> devices;
-  for (int i = 0; i < 4; ++i) devices.push_back(AddDevice("Main " + std::to_string(i), d1));
+  for (int i = 0; i < 5; ++i) devices.push_back(AddDevice("Main " + std::to_string(i), d1));
   const int64_t at_d2 = AddDevice("Offline door", d2);
   json settings = {{"url", "https://127.0.0.1:" + std::to_string(sim.https_port()) + "/"},
                    {"api_key", kKey},
                    {"pin_sha256", sim.fingerprint()},
                    {"probe_interval_s", 1},
-                   {"door_open_timeout_ms", 1000}};
+                   {"door_open_timeout_ms", 1000},
+                   {"audit_interval_s", 1},
+                   {"audit_grace_s", 2}};
   ASSERT_TRUE(store().PutIntegrationSettings("space", true, settings.dump()).ok());
   ASSERT_NO_FATAL_FAILURE(StartDaemon());
   bool synced = false;
@@ -1212,6 +1214,39 @@ TEST_F(DeviceApiTest, FaceGrantsOpenTheDoorInSpaceOnceAndNeverLate) {
   ASSERT_EQ(openings.size(), 4u);
   EXPECT_EQ(openings[0]["door"], "D1");
   EXPECT_EQ(openings[1]["door"], "D2");
+
+  // Reconciliation: both openings Space confirmed show up in its audit trail.
+  TlsClientOptions admin;
+  admin.ca_pem = daemon_.ca_pem();
+  auto audit_count = [&](const std::string& result) {
+    auto client = TlsClient::Connect("127.0.0.1", daemon_.admin_port(), admin);
+    if (!client.ok()) return -1;
+    auto m = (*client)->Request("GET", "/metrics");
+    if (!m.ok() || m->status != 200) return -1;
+    const std::string name =
+        "facegate_ship_audit_openings_total{result=\"" + result + "\"} ";
+    const size_t at = m->body.find(name);
+    return at == std::string::npos ? 0 : std::atoi(m->body.c_str() + at + name.size());
+  };
+  auto wait_for_count = [&](const std::string& result, int want) {
+    int n = -1;
+    for (int i = 0; i < 200 && n != want; ++i) {
+      n = audit_count(result);
+      if (n != want) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return n;
+  };
+  EXPECT_EQ(wait_for_count("confirmed", 2), 2);
+  EXPECT_EQ(audit_count("unconfirmed"), 0);
+
+  // An opening Space confirms but its audit trail never shows is reported as unconfirmed
+  // (the trail unreadable while the opening is dropped from it, so no read can see it).
+  sim.Fault({{"mode", "exception"}, {"code", 500}, {"only", "SaltoDBAuditTrail.Read"}});
+  ExpectDecision(terminals[4].Access(capture), "grant", "granted");
+  sim.Control("DELETE", "/openings");
+  sim.Fault({{"mode", "none"}});
+  EXPECT_EQ(wait_for_count("unconfirmed", 1), 1);
+  EXPECT_EQ(audit_count("confirmed"), 2);
 }
 
 }  // namespace

@@ -78,6 +78,18 @@ TEST_F(SpaceIntegrationTest, StatusFollowsSpaceAndTheSyncLandsInTheStore) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   ASSERT_EQ(users["items"].size(), 2u) << users.dump();
+  // The last sync, as the admin sees it.
+  j = WaitFor(
+      [](const json& i) {
+        const json d = i.value("details", json());
+        return d.is_object() && d.value("last_sync", json()).is_object();
+      },
+      "synced");
+  EXPECT_GE(j["details"]["failed_syncs"], 1) << "the sync with the wrong key";
+  EXPECT_EQ(j["details"]["last_sync"]["users_read"], 2) << j.dump();
+  EXPECT_EQ(j["details"]["last_sync"]["doors_read"], 1) << j.dump();
+  EXPECT_TRUE(j["details"]["last_sync_at"].is_string()) << j.dump();
+  EXPECT_TRUE(j["details"]["audit"].is_object()) << j.dump();
   r = admin_->Get("/api/v1/users/E2");
   ASSERT_EQ(r.status, 200) << Describe(r);
   EXPECT_EQ(r.json["banned"], true);

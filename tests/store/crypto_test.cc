@@ -401,5 +401,81 @@ TEST_F(StoredTemplateTest, RotationRunsWhileEnrollmentsContinue) {
   EXPECT_EQ((*store)->KeyRotationStatus()->remaining, 0);
 }
 
+// Integration secrets (the SHIP key, passwords) are sealed at rest with the template key,
+// bound to their integration and setting name; the store hands them back in clear.
+TEST_F(StoredTemplateTest, IntegrationSecretsAreSealedAtRest) {
+  const std::string settings =
+      R"({"api_key":"s3cret-ship-key","basic_password":"hunter2-pw","url":"https://space.test/"})";
+  {
+    auto store = Store::Open(options_, clock_);
+    ASSERT_TRUE(store.ok());
+    ASSERT_TRUE((*store)->PutIntegrationSettings("space", true, settings).ok());
+    auto got = (*store)->GetIntegration("space");
+    ASSERT_TRUE(got.ok()) << got.status().ToString();
+    EXPECT_EQ((*got)->settings_json, settings);
+    auto all = (*store)->ListIntegrations();
+    ASSERT_TRUE(all.ok());
+    ASSERT_EQ(all->size(), 1u);
+    EXPECT_EQ((*all)[0].settings_json, settings);
+  }
+  std::string stored;
+  {
+    RawDb raw(options_.db_file);
+    stored = raw.One("SELECT settings_json FROM integrations WHERE name = 'space'");
+  }
+  EXPECT_EQ(stored.find("s3cret-ship-key"), std::string::npos) << stored;
+  EXPECT_EQ(stored.find("hunter2-pw"), std::string::npos) << stored;
+  EXPECT_NE(stored.find(R"("url":"https://space.test/")"), std::string::npos) << stored;
+  EXPECT_NE(stored.find(R"("sealed":"v1")"), std::string::npos) << stored;
+
+  // A sealed value moved to another setting no longer opens.
+  Tamper(
+      "UPDATE integrations SET settings_json = json_set(settings_json, '$.basic_password', "
+      "json(json_extract(settings_json, '$.api_key'))) WHERE name = 'space'");
+  {
+    auto store = Store::Open(options_, clock_);
+    ASSERT_TRUE(store.ok());
+    auto got = (*store)->GetIntegration("space");
+    EXPECT_EQ(got.status().code(), StatusCode::kCorruption) << got.status().ToString();
+    EXPECT_NE(got.status().message().find("space/basic_password"), std::string::npos)
+        << got.status().ToString();
+  }
+
+  // Settings written in clear (a database from before sealing) are sealed at the next start.
+  Tamper("UPDATE integrations SET settings_json = '" + settings + "' WHERE name = 'space'");
+  {
+    auto store = Store::Open(options_, clock_);
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    EXPECT_EQ((*(*store)->GetIntegration("space"))->settings_json, settings);
+    RawDb raw(options_.db_file);
+    stored = raw.One("SELECT settings_json FROM integrations WHERE name = 'space'");
+    EXPECT_EQ(stored.find("s3cret-ship-key"), std::string::npos) << stored;
+    EXPECT_EQ(raw.One("SELECT json_extract(settings_json, '$.api_key.key_id') FROM integrations"),
+              "1");
+  }
+
+  // Key rotation moves them to the new key; the old key file can then go.
+  {
+    auto store = Store::Open(options_, clock_);
+    ASSERT_TRUE(store.ok());
+    ASSERT_TRUE((*store)->AddKey().ok());
+    auto done = (*store)->RotateKey({.batch_size = 10});
+    ASSERT_TRUE(done.ok()) << done.status().ToString();
+    ASSERT_TRUE(done->done);
+  }
+  {
+    RawDb raw(options_.db_file);
+    EXPECT_EQ(raw.One("SELECT json_extract(settings_json, '$.api_key.key_id') FROM integrations"),
+              "2");
+    EXPECT_EQ(
+        raw.One("SELECT json_extract(settings_json, '$.basic_password.key_id') FROM integrations"),
+        "2");
+  }
+  std::filesystem::remove(options_.key_dir / "template.key");
+  auto store = Store::Open(options_, clock_);
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  EXPECT_EQ((*(*store)->GetIntegration("space"))->settings_json, settings);
+}
+
 }  // namespace
 }  // namespace facegate::store

@@ -80,6 +80,9 @@ struct AdminApiContext {
   MetricsRegistry* metrics = nullptr;
   // Asks the Salto Space integration for a full sync now (POST .../space/sync); null: none.
   std::function<void()> request_space_sync;
+  // Run-time details of an integration (a JSON object, e.g. the last sync), answered as
+  // "details" by GET /api/v1/integrations[/NAME]; "" or null: none.
+  std::function<std::string(std::string_view integration)> integration_details;
 };
 
 class AdminApi {

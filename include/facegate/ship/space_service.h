@@ -15,6 +15,13 @@
 // (Space knows them), and not those whose settings say "open_via_space": false; a door's
 // "acs_fail_open": true asks for a grant even when the opening fails. An opening is sent
 // once, never retried, never queued for later.
+//
+// Reconciliation: every opening Space confirmed is expected in Space's audit trail. The
+// service reads the trail from where it last stopped (the cursor is kept in the store, per
+// Space URL), matches entries to openings by door and time, and counts an opening with no
+// entry after `audit_grace` as unconfirmed (a metric and a warning: the door may not have
+// opened although Space said so, or Space's audit trail misses it). Openings waiting for
+// their entry are kept in memory (at most 10,000): a restart forgets them.
 // Thread-safety: every method may be called from any thread.
 #pragma once
 
@@ -43,6 +50,12 @@ struct SpaceSettings {
   std::chrono::seconds probe_interval{30};
   store::RemovedShipUser removed_users = store::RemovedShipUser::kErase;
   std::chrono::milliseconds door_open_timeout{1000};
+  // Reconciliation with Space's audit trail (SaltoDBAuditTrail.Read): how often it is read,
+  // how far apart an opening and its audit entry may be, and how long an opening may go
+  // without one before it counts as unconfirmed. 0 s interval: no reconciliation.
+  std::chrono::seconds audit_interval{60};
+  std::chrono::seconds audit_match_window{120};
+  std::chrono::seconds audit_grace{300};
 };
 
 // kInvalidArgument naming every bad key ("settings.url: ...; settings.pin_sha256: ...").
@@ -77,8 +90,17 @@ class SpaceService final : public access::GrantSender {
     std::optional<Clock::WallTime> last_sync;
     std::optional<SyncResult> last_sync_result;
     int syncs = 0, failed_syncs = 0;
+    // Reconciliation with the audit trail.
+    int64_t audit_cursor = 0;  // the next EventID to read
+    int64_t audit_entries_read = 0, openings_confirmed = 0, openings_unconfirmed = 0;
+    int64_t openings_awaiting_audit = 0;
+    std::optional<Clock::WallTime> last_audit_read;
   };
   State state() const;
+  // The state as a JSON object for GET /api/v1/integrations/space ("details"): syncs,
+  // failed_syncs, last_sync_at, last_sync (what it read and changed, and how long it took),
+  // audit (the reconciliation's counts).
+  std::string DetailsJson() const;
 
  private:
   struct Impl;

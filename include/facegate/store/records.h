@@ -208,10 +208,15 @@ enum class IntegrationStatus { kConnected, kUnauthorized, kDisconnected, kNoStat
 std::string_view IntegrationStatusName(IntegrationStatus s);  // "connected", ..., "no_status"
 std::optional<IntegrationStatus> ParseIntegrationStatus(std::string_view name);
 
+// Settings whose names contain "key", "password" or "secret" are secrets: the store keeps
+// their (string) values sealed with the current template key (AES-256-GCM) and gives them
+// back in clear; the admin API never answers them back.
+bool IsSecretSettingKey(std::string_view name);
+
 struct Integration {
   std::string name;  // "space", "connect", "enrollment"
   bool enabled = false;
-  std::string settings_json = "{}";
+  std::string settings_json = "{}";  // secrets in clear (sealed only in the database)
   IntegrationStatus status = IntegrationStatus::kNoStatus;
   std::string last_error;
   std::optional<WallTime> last_error_at;
