@@ -4,6 +4,7 @@
 // groups and rights as one JSON document (never template values).
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -293,6 +294,17 @@ void PrintIntegration(const json& i) {
                 it->is_string() ? it->get<std::string>().c_str() : it->dump().c_str());
   }
   std::printf("  updated:  %s\n", Str(i, "updated_at", "never").c_str());
+  const json details = i.value("details", json());
+  if (!details.is_object()) return;
+  // What the integration reports at run time, one line per value ("last_sync.users_read").
+  std::printf("  details:\n");
+  const json flat = details.flatten();
+  for (auto it = flat.begin(); it != flat.end(); ++it) {
+    std::string key = it.key().substr(1);
+    std::replace(key.begin(), key.end(), '/', '.');
+    std::printf("    %s = %s\n", key.c_str(),
+                it->is_string() ? it->get<std::string>().c_str() : it->dump().c_str());
+  }
 }
 
 // `integration space sync|reset-key`: the Salto Space integration's own actions.
