@@ -3,6 +3,7 @@
 
 #include "admin/admin_impl.h"
 #include "facegate/api/device_api.h"
+#include "facegate/connect/connect_service.h"
 #include "facegate/core/time_format.h"
 #include "facegate/net/pki.h"
 #include "facegate/ship/space_service.h"
@@ -39,13 +40,7 @@ bool ValidDeviceName(const std::string& n) {
 }
 
 // Commands a terminal understands (docs/device-api.md).
-bool KnownCommand(std::string_view c) {
-  for (std::string_view k : {"reboot", "recommission", "decommission", "config", "open", "update",
-                             "identify", "sync_time"}) {
-    if (c == k) return true;
-  }
-  return false;
-}
+bool KnownCommand(std::string_view c) { return store::IsKnownDeviceCommand(c); }
 
 std::string CsvField(std::string_view v) {
   bool quote = v.find_first_of(",\"\r\n") != std::string_view::npos;
@@ -268,9 +263,7 @@ Reply AdminApiImpl::QueueDeviceCommand(Call& c) {
   FieldErrors e;
   auto command = StringField(*body, "command", &e, true, 64);
   if (command && !KnownCommand(*command)) {
-    e.Add("command",
-          "unknown command (reboot, recommission, decommission, config, open, "
-          "update, identify, sync_time)");
+    e.Add("command", std::string("unknown command (") + store::kKnownDeviceCommands + ")");
   }
   std::optional<int64_t> expires_in;
   if (auto it = body->find("expires_in_s"); it != body->end() && !it->is_null()) {
@@ -543,12 +536,15 @@ Reply AdminApiImpl::PutIntegration(Call& c) {
       e.Add("settings.privacy_policy_url", "expected an http(s) URL");
     }
   }
-  if (std::string_view(k->name) == "space" && will_enable && e.empty()) {
+  if ((std::string_view(k->name) == "space" || std::string_view(k->name) == "connect") &&
+      will_enable && e.empty()) {
     // The integration's own checks, so that a setting that cannot work is refused here with
     // its name rather than found later as no_status.
-    auto parsed = ship::ParseSpaceSettings(settings.dump());
+    Status parsed = std::string_view(k->name) == "space"
+                        ? ship::ParseSpaceSettings(settings.dump()).status()
+                        : connect::ParseConnectSettings(settings.dump()).status();
     if (!parsed.ok()) {
-      std::string_view all = parsed.status().message();
+      std::string_view all = parsed.message();
       while (!all.empty()) {
         const size_t end = all.find("; ");
         std::string_view one = all.substr(0, end);

@@ -971,7 +971,11 @@ class DeviceApiImpl final : public DeviceApi, public std::enable_shared_from_thi
     e.details_json = v.details.dump();
     // The event for integrations carries no personal data: ids, decision, reason, latency.
     std::vector<store::OutboxMessage> outbox;
-    for (const auto& dest : options_.event_destinations) {
+    std::vector<std::string> destinations = options_.event_destinations;
+    for (const auto& sink : ctx_.event_sinks) {
+      if (sink.wanted && sink.wanted()) destinations.push_back(sink.destination);
+    }
+    for (const auto& dest : destinations) {
       outbox.push_back({dest, "events",
                         json{{"v", 1},
                              {"time", FormatRfc3339(e.time)},
@@ -996,6 +1000,11 @@ class DeviceApiImpl final : public DeviceApi, public std::enable_shared_from_thi
       if (earlier.ok() && *earlier) {
         AnswerFromEvent(*ctx, respond, **earlier);
         return;
+      }
+    }
+    if (!outbox.empty() && !recorded->duplicate) {
+      for (const auto& sink : ctx_.event_sinks) {
+        if (sink.notify) sink.notify();
       }
     }
     (*timings)["record"] = Ms(clock_.Monotonic() - record_start);

@@ -1,6 +1,7 @@
 #include "facegate/core/logging.h"
 
 #include <spdlog/pattern_formatter.h>
+#include <spdlog/sinks/ringbuffer_sink.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
@@ -15,8 +16,8 @@
 namespace facegate {
 namespace {
 
-constexpr std::array<std::string_view, 7> kLevels = {"trace", "debug", "info",    "warn",
-                                                    "error", "critical", "off"};
+constexpr std::array<std::string_view, 7> kLevels = {"trace", "debug",    "info", "warn",
+                                                     "error", "critical", "off"};
 
 // "%*" renders the syslog priority journald reads from a "<N>" line prefix.
 class SyslogPriorityFlag final : public spdlog::custom_flag_formatter {
@@ -26,12 +27,23 @@ class SyslogPriorityFlag final : public spdlog::custom_flag_formatter {
     int priority = 6;
     switch (msg.level) {
       case spdlog::level::trace:
-      case spdlog::level::debug: priority = 7; break;
-      case spdlog::level::info: priority = 6; break;
-      case spdlog::level::warn: priority = 4; break;
-      case spdlog::level::err: priority = 3; break;
-      case spdlog::level::critical: priority = 2; break;
-      default: break;
+      case spdlog::level::debug:
+        priority = 7;
+        break;
+      case spdlog::level::info:
+        priority = 6;
+        break;
+      case spdlog::level::warn:
+        priority = 4;
+        break;
+      case spdlog::level::err:
+        priority = 3;
+        break;
+      case spdlog::level::critical:
+        priority = 2;
+        break;
+      default:
+        break;
     }
     char text[4] = {'<', static_cast<char>('0' + priority), '>', 0};
     dest.append(text, text + 3);
@@ -59,6 +71,23 @@ bool StderrIsJournal() {
   return st.st_dev == dev && st.st_ino == ino;
 }
 
+namespace {
+std::shared_ptr<spdlog::sinks::ringbuffer_sink_mt>& RecentSink() {
+  static auto* sink = new std::shared_ptr<spdlog::sinks::ringbuffer_sink_mt>();
+  return *sink;
+}
+}  // namespace
+
+std::vector<std::string> RecentProblems() {
+  auto sink = RecentSink();
+  if (!sink) return {};
+  std::vector<std::string> out = sink->last_formatted();
+  for (auto& line : out) {
+    while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.pop_back();
+  }
+  return out;
+}
+
 Status InitLogging(const LogOptions& options) {
   bool journal = options.format == "journal" || (options.format == "auto" && StderrIsJournal());
   auto sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
@@ -71,7 +100,12 @@ Status InitLogging(const LogOptions& options) {
                                                             spdlog::pattern_time_type::utc);
   }
   sink->set_formatter(std::move(formatter));
-  auto logger = std::make_shared<spdlog::logger>("facegate", sink);
+  auto recent = std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(100);
+  recent->set_level(spdlog::level::warn);
+  recent->set_formatter(std::make_unique<spdlog::pattern_formatter>(
+      "%Y-%m-%dT%H:%M:%SZ %l %v", spdlog::pattern_time_type::utc));
+  RecentSink() = recent;
+  auto logger = std::make_shared<spdlog::logger>("facegate", spdlog::sinks_init_list{sink, recent});
   spdlog::set_default_logger(logger);
   spdlog::flush_on(spdlog::level::info);
   return SetLogLevel(options.level);

@@ -9,16 +9,20 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/post.hpp>
+#include <cctype>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <thread>
+#include <unordered_set>
 
 #include "facegate/access/snapshot_from_store.h"
 #include "facegate/admin/admin_api.h"
 #include "facegate/api/device_api.h"
 #include "facegate/api/health.h"
+#include "facegate/connect/connect_service.h"
 #include "facegate/core/files.h"
+#include "facegate/core/logging.h"
 #include "facegate/core/metrics.h"
 #include "facegate/core/version.h"
 #include "facegate/face/face_engine.h"
@@ -76,6 +80,9 @@ struct Daemon::Impl {
   Result<std::shared_ptr<asio::ssl::context>> MakeTls(const net::ListenerOptions& l);
   Status WritePortsFile();
   Status StartFaceWork();
+  void StartCloudLink();
+  std::string CloudTelemetry();
+  std::string CloudDiagnostics();
   Status StartDeviceApi();
   Status StartAdminApi();
   void ResumeKeyRotation();
@@ -103,6 +110,10 @@ struct Daemon::Impl {
   std::shared_ptr<admin::AdminApi> admin_api;
   // The Salto Space integration: sync and status (its thread follows the stored settings).
   std::unique_ptr<ship::SpaceService> space;
+  // The cloud link (MQTT over mTLS): events from the outbox and telemetry up, commands down.
+  std::unique_ptr<connect::ConnectService> cloud;
+  Histogram::Snapshot last_latency;  // telemetry's previous reading (cloud thread only)
+  Clock::MonoTime last_latency_at{};
   std::mutex refresh_mu;  // one snapshot rebuild at a time (main loop, the Space sync)
   // Resumes a key rotation that an earlier run (or facegatectl) left unfinished.
   std::thread rotation_thread;
@@ -333,6 +344,10 @@ Status Daemon::Impl::StartDeviceApi() {
   c.gallery = gallery.get();
   c.access_snapshot = [this] { return AccessSnapshot(); };
   c.grant_sender = space.get();
+  if (cloud) {
+    c.event_sinks.push_back(
+        {"connect", [this] { return cloud->wants_events(); }, [this] { cloud->Notify(); }});
+  }
   c.ca = ca.get();
   c.commissioning_secret = commissioning_secret;
   c.matching = options.face.matching;
@@ -374,12 +389,158 @@ Status Daemon::Impl::StartAdminApi() {
   };
   c.integration_details = [this](std::string_view name) -> std::string {
     if (name == "space" && space) return space->DetailsJson();
+    if (name == "connect" && cloud) return cloud->DetailsJson();
     return "";
   };
   auto created = admin::AdminApi::Create(options.admin_api, std::move(c));
   if (!created.ok()) return created.status();
   admin_api = std::move(created).value();
   return Status::Ok();
+}
+
+void Daemon::Impl::StartCloudLink() {
+  connect::ConnectContext c;
+  c.store = store.get();
+  c.clock = &clock;
+  c.metrics = &metrics;
+  c.version = std::string(Version());
+  c.files_dir = options.data_dir / "connect";
+  c.telemetry = [this] { return CloudTelemetry(); };
+  c.diagnostics = [this] { return CloudDiagnostics(); };
+  c.sync_now = [this] {
+    auto row = store->GetIntegration("space");
+    if (!space || !row.ok() || !*row || !(*row)->enabled) return false;
+    space->RequestSync();
+    return true;
+  };
+  cloud = std::make_unique<connect::ConnectService>(std::move(c));
+}
+
+// The daemon's part of the cloud link's telemetry: decisions and their latency since the
+// last call (estimated from the latency histogram's buckets), face queue, index.
+std::string Daemon::Impl::CloudTelemetry() {
+  Histogram* h = metrics.GetHistogram("facegate_access_latency_seconds",
+                                      "Time from the whole capture received to the decision sent",
+                                      MetricsRegistry::LatencyBucketsSeconds());
+  Histogram::Snapshot now = h->Take();
+  const auto at = clock.Monotonic();
+  Histogram::Snapshot d = now;
+  if (last_latency.cumulative_counts.size() == now.cumulative_counts.size()) {
+    for (size_t i = 0; i < d.cumulative_counts.size(); ++i) {
+      d.cumulative_counts[i] -= last_latency.cumulative_counts[i];
+    }
+    d.count -= last_latency.count;
+    d.sum -= last_latency.sum;
+  }
+  const double seconds = last_latency_at == Clock::MonoTime{}
+                             ? std::chrono::duration<double>(at - start_time).count()
+                             : std::chrono::duration<double>(at - last_latency_at).count();
+  last_latency = now;
+  last_latency_at = at;
+  // The upper bound of the bucket holding quantile q (interpolated inside it), in ms.
+  auto quantile = [&](double q) -> nlohmann::json {
+    if (d.count == 0) return nullptr;
+    const double rank = q * static_cast<double>(d.count);
+    double lower = 0;
+    uint64_t below = 0;
+    for (size_t i = 0; i < d.upper_bounds.size(); ++i) {
+      const uint64_t c = d.cumulative_counts[i];
+      if (static_cast<double>(c) >= rank) {
+        const double in = static_cast<double>(c - below);
+        const double f = in > 0 ? (rank - static_cast<double>(below)) / in : 1;
+        return 1000 * (lower + f * (d.upper_bounds[i] - lower));
+      }
+      lower = d.upper_bounds[i];
+      below = c;
+    }
+    return 1000 * lower;  // beyond the last bound
+  };
+  nlohmann::json t = {
+      {"uptime_s", std::chrono::duration<double>(at - start_time).count()},
+      {"decisions", {{"count", d.count}, {"per_second", seconds > 0 ? d.count / seconds : 0}}},
+      {"latency_ms",
+       {{"p50", quantile(0.5)},
+        {"p90", quantile(0.9)},
+        {"p99", quantile(0.99)},
+        {"mean", d.count ? nlohmann::json(1000 * d.sum / static_cast<double>(d.count))
+                         : nlohmann::json(nullptr)}}},
+      {"face_queue_depth", face_engine ? face_engine->QueueDepth() : 0}};
+  if (gallery) {
+    gallery::GalleryStats st = gallery->Stats();
+    t["index"] = {{"templates", st.templates}, {"identities", st.identities}};
+  } else {
+    t["index"] = {{"templates", 0}, {"identities", 0}};
+  }
+  return t.dump();
+}
+
+// What request-diagnostics adds: readiness, the configuration file with every secret
+// redacted, and the recent warnings and errors with the site's people taken out.
+std::string Daemon::Impl::CloudDiagnostics() {
+  nlohmann::json d = {
+      {"uptime_s", std::chrono::duration<double>(clock.Monotonic() - start_time).count()}};
+  d["readiness"] = nlohmann::json::parse(readiness->ReportJson(), nullptr, false);
+  std::function<void(nlohmann::json&)> redact = [&](nlohmann::json& j) {
+    if (j.is_array()) {
+      for (auto& v : j) redact(v);
+      return;
+    }
+    if (!j.is_object()) return;
+    for (auto it = j.begin(); it != j.end(); ++it) {
+      if (store::IsSecretSettingKey(it.key()) && !it->is_object()) {
+        *it = "(redacted)";
+      } else {
+        redact(*it);
+      }
+    }
+  };
+  nlohmann::json config = nullptr;
+  if (!options.config_file.empty()) {
+    auto text = ReadFile(options.config_file);
+    if (text.ok()) {
+      config = nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/false,
+                                     /*ignore_comments=*/true);
+      if (config.is_discarded()) config = "(not JSON)";
+      redact(config);
+    }
+  }
+  d["config"] = config;
+  // A log line may name a person (an external id in a sync warning): every word that is an
+  // enrolled person's external id or name is replaced before anything leaves the site.
+  std::unordered_set<std::string> personal;
+  for (int64_t after = 0;;) {
+    auto users = store->ListUsers(after, 1000);
+    if (!users.ok() || users->empty()) break;
+    for (const auto& u : *users) {
+      for (const std::string* w : {&u.external_id, &u.first_name, &u.last_name}) {
+        if (!w->empty()) personal.insert(*w);
+      }
+      after = u.id;
+    }
+    if (users->size() < 1000) break;
+  }
+  nlohmann::json problems = nlohmann::json::array();
+  for (const std::string& line : RecentProblems()) {
+    std::string out, word;
+    auto flush = [&] {
+      out += personal.count(word) ? "[redacted]" : word;
+      word.clear();
+    };
+    for (char c : line) {
+      const bool part = std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' ||
+                        c == '.' || c == '@' || static_cast<unsigned char>(c) >= 0x80;
+      if (part) {
+        word.push_back(c);
+      } else {
+        flush();
+        out.push_back(c);
+      }
+    }
+    flush();
+    problems.push_back(out);
+  }
+  d["recent_problems"] = problems;
+  return d.dump();
 }
 
 // Called once a second from the main loop: what /readyz shows beyond the fixed checks, the
@@ -426,6 +587,7 @@ Status Daemon::Start() {
   impl_->space = std::make_unique<ship::SpaceService>(
       *impl_->store, impl_->clock, &impl_->metrics,
       [impl = impl_.get()] { impl->RefreshAccessSnapshot(true); });
+  impl_->StartCloudLink();
   FACEGATE_RETURN_IF_ERROR(impl_->StartDeviceApi().WithContext("device API"));
   FACEGATE_RETURN_IF_ERROR(impl_->StartAdminApi().WithContext("admin API"));
   auto router_for = [&](const net::ListenerOptions& l) {
@@ -532,6 +694,7 @@ void Daemon::Impl::Drain() {
   threads.clear();
   servers.clear();
   if (space) space->Stop();
+  if (cloud) cloud->Stop();  // announces "offline" to the cloud
   // Before the engine: the APIs' threads may still be finishing decisions and imports.
   device_api.reset();
   admin_api.reset();

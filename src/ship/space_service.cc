@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "facegate/core/settings_reader.h"
 #include "facegate/core/time_format.h"
 #include "facegate/core/work_pool.h"
 #include "facegate/ship/sync.h"
@@ -91,28 +92,11 @@ Result<SpaceSettings> ParseSpaceSettings(std::string_view settings_json) {
   json j = json::parse(settings_json, nullptr, false);
   if (!j.is_object()) return Status::InvalidArgument("settings: expected a JSON object");
   SpaceSettings out;
-  std::vector<std::string> errors;
-  auto error = [&](const std::string& key, const std::string& what) {
-    errors.push_back("settings." + key + ": " + what);
-  };
-  auto text = [&](const char* key) -> std::string {
-    auto it = j.find(key);
-    if (it == j.end() || it->is_null()) return "";
-    if (!it->is_string()) {
-      error(key, "expected a string");
-      return "";
-    }
-    return it->get<std::string>();
-  };
-  auto number = [&](const char* key, int64_t fallback, int64_t min, int64_t max) -> int64_t {
-    auto it = j.find(key);
-    if (it == j.end() || it->is_null()) return fallback;
-    if (!it->is_number_integer() || it->get<int64_t>() < min || it->get<int64_t>() > max) {
-      error(key,
-            "expected a whole number from " + std::to_string(min) + " to " + std::to_string(max));
-      return fallback;
-    }
-    return it->get<int64_t>();
+  SettingsReader r(j);
+  auto error = [&](const std::string& key, const std::string& what) { r.Error(key, what); };
+  auto text = [&](const char* key) { return r.Text(key); };
+  auto number = [&](const char* key, int64_t fallback, int64_t min, int64_t max) {
+    return r.Number(key, fallback, min, max);
   };
   const std::string url = text("url");
   if (url.empty()) {
@@ -151,16 +135,12 @@ Result<SpaceSettings> ParseSpaceSettings(std::string_view settings_json) {
   } else {
     error("removed_users", "expected erase or keep, got '" + removed + "'");
   }
-  if (errors.empty()) {
+  if (r.ok()) {
     // The transport's own checks (verification, credentials) with the same key names.
     auto t = MakeTransport(out.transport);
-    if (!t.ok()) errors.push_back("settings." + t.status().message());
+    if (!t.ok()) r.ErrorText(t.status().message());
   }
-  if (!errors.empty()) {
-    std::string all;
-    for (const auto& e : errors) all += (all.empty() ? "" : "; ") + e;
-    return Status::InvalidArgument(all);
-  }
+  FACEGATE_RETURN_IF_ERROR(r.Finish());
   return out;
 }
 

@@ -61,6 +61,14 @@ std::string_view IntegrationStatusName(IntegrationStatus s) {
   return "no_status";
 }
 
+bool IsKnownDeviceCommand(std::string_view command) {
+  for (std::string_view k : {"reboot", "recommission", "decommission", "config", "open", "update",
+                             "identify", "sync_time"}) {
+    if (command == k) return true;
+  }
+  return false;
+}
+
 bool IsSecretSettingKey(std::string_view name) {
   return name.find("key") != std::string_view::npos ||
          name.find("password") != std::string_view::npos ||

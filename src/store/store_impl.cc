@@ -1415,6 +1415,23 @@ Result<int64_t> StoreImpl::OutboxBacklog(std::string_view destination) {
   return s->Int(0);
 }
 
+Result<int64_t> StoreImpl::TrimOutbox(std::string_view destination, int64_t keep) {
+  std::lock_guard lock(mu_);
+  if (keep <= 0) {
+    Result<Stmt> all = db_->Prepare("DELETE FROM outbox WHERE destination = ?");
+    if (!all.ok()) return all.status();
+    FACEGATE_RETURN_IF_ERROR(all->Bind(1, destination).Run());
+    return static_cast<int64_t>(db_->Changes());
+  }
+  // The newest `keep` stay: everything older than the keep-th newest goes.
+  Result<Stmt> s = db_->Prepare(
+      "DELETE FROM outbox WHERE destination = ?1 AND message_id < (SELECT message_id FROM "
+      "outbox WHERE destination = ?1 ORDER BY message_id DESC LIMIT 1 OFFSET ?2)");
+  if (!s.ok()) return s.status();
+  FACEGATE_RETURN_IF_ERROR(s->Bind(1, destination).Bind(2, keep - 1).Run());
+  return static_cast<int64_t>(db_->Changes());
+}
+
 // ---------------------------------------------------------------- maintenance
 
 Status StoreImpl::Checkpoint() {

@@ -156,6 +156,7 @@ class StoreImpl final : public Store {
   Status RetryOutboxLater(int64_t message_id, WallTime next_try_at,
                           std::string_view error) override;
   Result<int64_t> OutboxBacklog(std::string_view destination) override;
+  Result<int64_t> TrimOutbox(std::string_view destination, int64_t keep) override;
 
   Result<BackupInfo> Backup(const std::filesystem::path& destination) override;
   Status Checkpoint() override;

@@ -40,6 +40,7 @@
 #include "facegate/store/commissioning.h"
 #include "facegate/store/store.h"
 #include "testing/fake_clock.h"
+#include "testing/mosquitto_process.h"
 #include "testing/ship_sim_process.h"
 #include "testing/terminal.h"
 
@@ -1066,6 +1067,42 @@ TEST_F(DeviceApiTest, FaceBurstBeyondTheQueueGets503WhileTheRestAreDecided) {
   EXPECT_TRUE(daemon_.process().running());
 }
 
+// A decision reaches the cloud link as a pseudonymous event: its id, door, device, decision,
+// reason and latency, and nothing of the person.
+TEST_F(DeviceApiTest, FaceDecisionsReachTheCloudLinkWithoutThePerson) {
+  if (!BrokerAvailable()) GTEST_SKIP() << "no mosquitto";
+  Broker broker;
+  Observer observer(broker);
+  EnableFace({{"workers", 2}});
+  ASSERT_NO_FATAL_FAILURE(InitSite());
+  const int64_t door = AddDoor("D1", "Main entrance");
+  const int64_t ada = AddUser("E1001", "Ada", "Lovelace");
+  AddRight(ada, door);
+  ASSERT_NO_FATAL_FAILURE(Enroll(ada, kAdaEnrolled));
+  const int64_t device = AddDevice("Lobby", door);
+  ASSERT_TRUE(
+      store().PutIntegrationSettings("connect", true, broker.Settings("site-7").dump()).ok());
+  ASSERT_NO_FATAL_FAILURE(StartDaemon());
+  Terminal t = Commissioned(device);
+  json j = ExpectDecision(t.Access(Capture(kAdaAtTheDoor, 80)), "grant", "granted");
+  const int64_t event_id = j.value("event_id", int64_t{0});
+  auto seen = observer.WaitFor("facegate/site-7/events", [&](const json& e) {
+    return e.value("event_id", int64_t{0}) == event_id;
+  });
+  ASSERT_TRUE(seen.has_value()) << "the decision never reached the broker";
+  const json e = json::parse(seen->payload);
+  EXPECT_EQ(e["door_id"], door);
+  EXPECT_EQ(e["device_id"], device);
+  EXPECT_EQ(e["decision"], "grant");
+  EXPECT_EQ(e["reason"], "granted");
+  EXPECT_TRUE(e["latency_ms"].is_number());
+  for (const auto& m : observer.Messages()) {
+    for (const char* personal : {"E1001", "Ada", "Lovelace", "Lobby", "Main entrance"}) {
+      EXPECT_EQ(m.payload.find(personal), std::string::npos) << m.topic << ": " << m.payload;
+    }
+  }
+}
+
 TEST_F(DeviceApiTest, FaceCapturesBeyondTheDeviceRateGet429AndARepeatReusesTheDecision) {
   EnableFace({{"workers", 2}});
   SetDevices({{"captures_per_second", 1}, {"repeat_window_ms", 60000}});
@@ -1223,8 +1260,7 @@ TEST_F(DeviceApiTest, FaceGrantsOpenTheDoorInSpaceOnceAndNeverLate) {
     if (!client.ok()) return -1;
     auto m = (*client)->Request("GET", "/metrics");
     if (!m.ok() || m->status != 200) return -1;
-    const std::string name =
-        "facegate_ship_audit_openings_total{result=\"" + result + "\"} ";
+    const std::string name = "facegate_ship_audit_openings_total{result=\"" + result + "\"} ";
     const size_t at = m->body.find(name);
     return at == std::string::npos ? 0 : std::atoi(m->body.c_str() + at + name.size());
   };

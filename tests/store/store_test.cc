@@ -383,6 +383,24 @@ TEST_F(EventTest, EventAndOutboxAreWrittenTogether) {
   EXPECT_EQ(store_->AckOutbox((*due)[0].id).code(), StatusCode::kNotFound);
 }
 
+TEST_F(EventTest, TrimOutboxKeepsTheNewestOfOneDestination) {
+  for (int i = 0; i < 10; ++i) {
+    std::vector<OutboxMessage> out = {{"connect", "events", "{\"n\":" + std::to_string(i) + "}"},
+                                      {"other", "", "{}"}};
+    ASSERT_TRUE(store_->RecordEvent(MakeEvent("t-" + std::to_string(i)), out).ok());
+  }
+  EXPECT_EQ(*store_->TrimOutbox("connect", 20), 0);  // under the bound: nothing goes
+  EXPECT_EQ(*store_->TrimOutbox("connect", 4), 6);
+  EXPECT_EQ(*store_->OutboxBacklog("connect"), 4);
+  EXPECT_EQ(*store_->OutboxBacklog("other"), 10);  // another destination is not touched
+  auto due = store_->DueOutbox("connect", clock_.Now(), 10);
+  ASSERT_EQ(due->size(), 4u);
+  EXPECT_EQ((*due)[0].message.payload, R"({"n":6})");  // the oldest went
+  EXPECT_EQ((*due)[3].message.payload, R"({"n":9})");
+  EXPECT_EQ(*store_->TrimOutbox("connect", 0), 4);
+  EXPECT_EQ(*store_->OutboxBacklog("connect"), 0);
+}
+
 TEST_F(EventTest, ABadEventFailsAloneAndLeavesNoOutboxRow) {
   AccessEvent bad = MakeEvent("r-bad");
   bad.device_id = 999;  // unknown device

@@ -63,6 +63,15 @@ struct DeviceApiContext {
   const net::LocalCa* ca = nullptr;
   std::string commissioning_secret;  // the HMAC key of commissioning codes
   face::MatchingOptions matching;
+  // Integrations that take access events through the outbox when they want them (the cloud
+  // link while it is enabled): `wanted` is asked for every event, `notify` called once the
+  // event is committed. Added to DeviceApiOptions::event_destinations.
+  struct EventSink {
+    std::string destination;
+    std::function<bool()> wanted;
+    std::function<void()> notify;
+  };
+  std::vector<EventSink> event_sinks;
   // Told of every grant (the Salto Space integration opens the door); null: none.
   access::GrantSender* grant_sender = nullptr;
   const Clock* clock = nullptr;

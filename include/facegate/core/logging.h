@@ -10,6 +10,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "facegate/core/config.h"
 #include "facegate/core/status.h"
@@ -28,5 +29,9 @@ bool StderrIsJournal();
 
 Status InitLogging(const LogOptions& options);
 Status SetLogLevel(const std::string& level);
+
+// The last warnings and errors logged since InitLogging (at most 100, oldest first), each
+// "TIME LEVEL message", for diagnostics.
+std::vector<std::string> RecentProblems();
 
 }  // namespace facegate

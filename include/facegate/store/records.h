@@ -516,6 +516,12 @@ struct RedeemedCommissioningCode {
   Device device;  // as it is (the caller checks its status)
 };
 
+// The commands a terminal understands: reboot, recommission, decommission, config, open,
+// update, identify, sync_time.
+bool IsKnownDeviceCommand(std::string_view command);
+inline constexpr const char* kKnownDeviceCommands =
+    "reboot, recommission, decommission, config, open, update, identify, sync_time";
+
 struct NewDeviceCommand {
   int64_t device_id = 0;
   std::string command;                 // "reboot", "recommission", "decommission", "config", ...

@@ -328,6 +328,9 @@ class Store {
   virtual Status RetryOutboxLater(int64_t message_id, WallTime next_try_at,
                                   std::string_view error) = 0;
   virtual Result<int64_t> OutboxBacklog(std::string_view destination) = 0;
+  // Keeps at most `keep` messages for `destination`, deleting the oldest beyond; returns how
+  // many were deleted (a bounded backlog while an integration is unreachable).
+  virtual Result<int64_t> TrimOutbox(std::string_view destination, int64_t keep) = 0;
 
   // --- maintenance
   // A consistent copy of the database at `destination` (written as destination.partial,
