@@ -221,7 +221,9 @@ struct ConnectService::Impl {
     settings_seen = seen;
     Disconnect(/*graceful=*/true);
     settings.reset();
-    enabled = on;
+    // Events go to the outbox only for a link that can run: a misconfigured one would let
+    // the backlog grow without the trim that runs with the link.
+    enabled = false;
     if (!on) {
       SetStatus(IntegrationStatus::kNoStatus, "");
       return false;
@@ -253,6 +255,7 @@ struct ConnectService::Impl {
     }
     failures = 0;
     next_attempt = clock.Monotonic();
+    enabled = true;
     return true;
   }
 
@@ -291,6 +294,7 @@ struct ConnectService::Impl {
       client = std::make_unique<mqtt::async_client>(uri, server_id, nullptr);
     } catch (const std::exception& e) {
       settings.reset();
+      enabled = false;
       SetStatus(IntegrationStatus::kNoStatus, std::string("not configured: ") + e.what());
       return;
     }
