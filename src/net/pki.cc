@@ -18,6 +18,7 @@
 #include <cctype>
 #include <cstdint>
 #include <ctime>
+#include <memory>
 #include <optional>
 #include <string_view>
 #include <system_error>
@@ -992,6 +993,59 @@ Result<CertificateAndKey> EnsureServerCertificate(
   FACEGATE_RETURN_IF_ERROR(WriteFileAtomically(key_path, issued->private_key_pem, kKeyMode));
   FACEGATE_RETURN_IF_ERROR(WriteFileAtomically(cert_path, issued->certificate_pem, kCertMode));
   return issued;
+}
+
+namespace {
+
+EVP_PKEY* GenerateClientKey(ClientKeyType type) {
+  switch (type) {
+    case ClientKeyType::kEcP256:
+      return EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256");
+    case ClientKeyType::kEcP384:
+      return EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-384");
+    case ClientKeyType::kRsa1024:
+      return EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", size_t{1024});
+    case ClientKeyType::kRsa2048:
+      return EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", size_t{2048});
+    case ClientKeyType::kEd25519:
+      return EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519");
+  }
+  return nullptr;
+}
+
+std::string MemoryBioText(BIO* bio) {
+  char* data = nullptr;
+  const long len = BIO_get_mem_data(bio, &data);
+  return std::string(data, static_cast<size_t>(len));
+}
+
+}  // namespace
+
+Result<KeyAndCsr> MakeKeyAndCsr(ClientKeyType type, const std::string& common_name) {
+  ERR_clear_error();
+  std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> key(GenerateClientKey(type), &EVP_PKEY_free);
+  if (!key) return Status::Internal("key generation failed: " + DrainOpenSslErrors());
+  std::unique_ptr<X509_REQ, decltype(&X509_REQ_free)> req(X509_REQ_new(), &X509_REQ_free);
+  X509_NAME* name = X509_REQ_get_subject_name(req.get());
+  if (X509_REQ_set_version(req.get(), 0) != 1 ||
+      X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
+                                 reinterpret_cast<const unsigned char*>(common_name.c_str()), -1,
+                                 -1, 0) != 1 ||
+      X509_REQ_set_pubkey(req.get(), key.get()) != 1) {
+    return Status::Internal("building the CSR failed: " + DrainOpenSslErrors());
+  }
+  const EVP_MD* md = type == ClientKeyType::kEd25519 ? nullptr : EVP_sha256();
+  if (X509_REQ_sign(req.get(), key.get(), md) <= 0) {
+    return Status::Internal("signing the CSR failed: " + DrainOpenSslErrors());
+  }
+  std::unique_ptr<BIO, decltype(&BIO_free)> csr_bio(BIO_new(BIO_s_mem()), &BIO_free);
+  std::unique_ptr<BIO, decltype(&BIO_free)> key_bio(BIO_new(BIO_s_mem()), &BIO_free);
+  if (PEM_write_bio_X509_REQ(csr_bio.get(), req.get()) != 1 ||
+      PEM_write_bio_PrivateKey(key_bio.get(), key.get(), nullptr, nullptr, 0, nullptr, nullptr) !=
+          1) {
+    return Status::Internal("writing PEM failed: " + DrainOpenSslErrors());
+  }
+  return KeyAndCsr{MemoryBioText(key_bio.get()), MemoryBioText(csr_bio.get())};
 }
 
 }  // namespace facegate::net

@@ -1103,6 +1103,73 @@ TEST_F(DeviceApiTest, FaceDecisionsReachTheCloudLinkWithoutThePerson) {
   }
 }
 
+// The terminal simulator's smoke run (the small version of bench/e2e): 10 terminals it
+// commissions itself, 20 captures of an enrolled person with the right, one without it and a
+// stranger, every answer as expected.
+TEST_F(DeviceApiTest, FaceDevsimSmokeTenTerminalsTwentyCapturesNoMismatch) {
+  EnableFace({{"workers", 2}});
+  SetDevices({{"captures_per_second", 100}});
+  ASSERT_NO_FATAL_FAILURE(InitSite());
+  const int64_t door = AddDoor("D1", "Main entrance");
+  const int64_t ada = AddUser("E1001", "Ada", "Lovelace");
+  const int64_t bob = AddUser("E1002", "Bob", "Builder");
+  AddRight(ada, door);
+  ASSERT_NO_FATAL_FAILURE(Enroll(ada, kAdaEnrolled));
+  ASSERT_NO_FATAL_FAILURE(Enroll(bob, kBob));
+  std::vector<int64_t> devices;
+  for (int i = 0; i < 10; ++i) devices.push_back(AddDevice("sim-" + std::to_string(i), door));
+  ASSERT_NO_FATAL_FAILURE(StartDaemon());
+  const std::filesystem::path dir = daemon_.dir() / "devsim";
+  std::filesystem::create_directories(dir);
+  json codes = json::array();
+  for (int64_t d : devices) codes.push_back(IssueCode(d));
+  WriteFileForTest(dir / "codes.json", codes.dump());
+  WriteFileForTest(dir / "ada.jpg", Capture(kAdaAtTheDoor, 80));
+  WriteFileForTest(dir / "bob.jpg", Capture(kBob, 85));
+  WriteFileForTest(dir / "stranger.jpg", Capture(kStranger, 90));
+  WriteFileForTest(
+      dir / "captures.json",
+      json::array({{{"file", "ada.jpg"}, {"expect", "grant"}, {"reason", "granted"}},
+                   {{"file", "bob.jpg"}, {"expect", "deny"}, {"reason", "no_access_to_door"}},
+                   {{"file", "stranger.jpg"}, {"expect", "deny"}, {"reason", "unknown_face"}}})
+          .dump());
+  auto run = RunProcess({(BinaryDir() / "tools" / "facegate-devsim").string(),
+                         "--port",
+                         std::to_string(daemon_.device_port()),
+                         "--ca",
+                         (daemon_.pki_dir() / "ca.crt").string(),
+                         "--codes",
+                         (dir / "codes.json").string(),
+                         "--captures",
+                         (dir / "captures.json").string(),
+                         "--shape",
+                         "sustained",
+                         "--rate",
+                         "10",
+                         "--duration-s",
+                         "2",
+                         "--timeout-ms",
+                         "20000",
+                         "--server-pid",
+                         std::to_string(daemon_.process().pid()),
+                         "--json",
+                         (dir / "report.json").string()},
+                        dir / "devsim.log", std::chrono::seconds(120));
+  ASSERT_TRUE(run.ok()) << run.status().ToString();
+  EXPECT_TRUE(run->exit && run->exit->code == 0) << run->output;
+  std::printf("%s", run->output.c_str());  // the simulator's summary, for the log
+  const json report = json::parse(ReadFileForTest(dir / "report.json"), nullptr, false);
+  ASSERT_TRUE(report.is_object()) << run->output;
+  EXPECT_EQ(report["terminals"], 10) << report.dump(2);
+  EXPECT_EQ(report["requests"], 20) << report.dump(2);
+  EXPECT_EQ(report["decided"], 20) << report.dump(2);
+  EXPECT_EQ(report["mismatches"], 0) << report.dump(2);
+  EXPECT_EQ(report["heartbeats"]["ok"], 10) << report.dump(2);
+  EXPECT_GT(report["server"].value("peak_rss_bytes", 0), 0) << report.dump(2);
+  EXPECT_TRUE(report["server_timings_ms"].contains("total")) << report.dump(2);
+  EXPECT_EQ(Events(), 20) << "one event per decision";
+}
+
 TEST_F(DeviceApiTest, FaceCapturesBeyondTheDeviceRateGet429AndARepeatReusesTheDecision) {
   EnableFace({{"workers", 2}});
   SetDevices({{"captures_per_second", 1}, {"repeat_window_ms", 60000}});

@@ -1,59 +1,11 @@
 #include "testing/terminal.h"
 
-#include <openssl/err.h>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
 #include <openssl/rand.h>
-#include <openssl/x509.h>
 
 #include <memory>
 
 namespace facegate::testing {
 namespace {
-
-template <auto Free>
-struct Deleter {
-  template <typename T>
-  void operator()(T* p) const {
-    Free(p);
-  }
-};
-using PkeyPtr = std::unique_ptr<EVP_PKEY, Deleter<EVP_PKEY_free>>;
-using ReqPtr = std::unique_ptr<X509_REQ, Deleter<X509_REQ_free>>;
-using BioPtr = std::unique_ptr<BIO, Deleter<BIO_free>>;
-
-std::string OpenSslErrors() {
-  std::string out;
-  while (unsigned long e = ERR_get_error()) {
-    char buf[256];
-    ERR_error_string_n(e, buf, sizeof buf);
-    if (!out.empty()) out += "; ";
-    out += buf;
-  }
-  return out.empty() ? "no OpenSSL error queued" : out;
-}
-
-std::string BioText(BIO* bio) {
-  char* data = nullptr;
-  long len = BIO_get_mem_data(bio, &data);
-  return std::string(data, static_cast<size_t>(len));
-}
-
-PkeyPtr GenerateKey(TerminalKeyType type) {
-  switch (type) {
-    case TerminalKeyType::kEcP256:
-      return PkeyPtr(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256"));
-    case TerminalKeyType::kEcP384:
-      return PkeyPtr(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-384"));
-    case TerminalKeyType::kRsa1024:
-      return PkeyPtr(EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", size_t{1024}));
-    case TerminalKeyType::kRsa2048:
-      return PkeyPtr(EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", size_t{2048}));
-    case TerminalKeyType::kEd25519:
-      return PkeyPtr(EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519"));
-  }
-  return nullptr;
-}
 
 std::string RandomHex(size_t bytes) {
   std::string raw(bytes, '\0');
@@ -68,37 +20,6 @@ std::string RandomHex(size_t bytes) {
 }
 
 }  // namespace
-
-Result<KeyAndCsr> MakeKeyAndCsr(TerminalKeyType type, const std::string& common_name) {
-  ERR_clear_error();
-  PkeyPtr key = GenerateKey(type);
-  if (!key) return Status::Internal("key generation failed: " + OpenSslErrors());
-  ReqPtr req(X509_REQ_new());
-  X509_NAME* name = X509_REQ_get_subject_name(req.get());
-  if (X509_REQ_set_version(req.get(), 0) != 1 ||
-      X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
-                                 reinterpret_cast<const unsigned char*>(common_name.c_str()), -1,
-                                 -1, 0) != 1 ||
-      X509_REQ_set_pubkey(req.get(), key.get()) != 1) {
-    return Status::Internal("building the CSR failed: " + OpenSslErrors());
-  }
-  // Ed25519 signs the message itself: no separate digest.
-  const EVP_MD* md = type == TerminalKeyType::kEd25519 ? nullptr : EVP_sha256();
-  if (X509_REQ_sign(req.get(), key.get(), md) <= 0) {
-    return Status::Internal("signing the CSR failed: " + OpenSslErrors());
-  }
-  KeyAndCsr out;
-  BioPtr csr_bio(BIO_new(BIO_s_mem()));
-  BioPtr key_bio(BIO_new(BIO_s_mem()));
-  if (PEM_write_bio_X509_REQ(csr_bio.get(), req.get()) != 1 ||
-      PEM_write_bio_PrivateKey(key_bio.get(), key.get(), nullptr, nullptr, 0, nullptr, nullptr) !=
-          1) {
-    return Status::Internal("writing PEM failed: " + OpenSslErrors());
-  }
-  out.csr_pem = BioText(csr_bio.get());
-  out.private_key_pem = BioText(key_bio.get());
-  return out;
-}
 
 FormBody BuildMultipart(const std::vector<FormPart>& parts) {
   // 128 random bits: no JPEG or JSON part contains the delimiter by chance.

@@ -14,20 +14,20 @@
 #include <vector>
 
 #include "facegate/core/status.h"
+#include "facegate/net/pki.h"
 #include "testing/tls_client.h"
 
 namespace facegate::testing {
 
 // Key types a terminal may try; only the EC curves and RSA 2048+ are allowed by the server.
-enum class TerminalKeyType { kEcP256, kEcP384, kRsa1024, kRsa2048, kEd25519 };
-
-struct KeyAndCsr {
-  std::string private_key_pem;  // PKCS#8
-  std::string csr_pem;          // PKCS#10, signed with the key
-};
+using TerminalKeyType = net::ClientKeyType;
+using KeyAndCsr = net::KeyAndCsr;
 
 // A fresh key of `type` and a CSR for it with subject CN=`common_name`.
-Result<KeyAndCsr> MakeKeyAndCsr(TerminalKeyType type, const std::string& common_name = "terminal");
+inline Result<KeyAndCsr> MakeKeyAndCsr(TerminalKeyType type,
+                                       const std::string& common_name = "terminal") {
+  return net::MakeKeyAndCsr(type, common_name);
+}
 
 struct FormPart {
   std::string name;

@@ -94,6 +94,17 @@ struct PeerCertificateId {
 };
 Result<PeerCertificateId> IdentifyPeerCertificate(const X509* cert);
 
+// The terminal's side of commissioning: a fresh key pair and a CSR for it (subject
+// CN=`common_name`, self-signed with SHA-256; Ed25519 signs without a digest), both PEM (the key
+// as PKCS#8). For the device simulator and the tests; the server allows only the EC curves and
+// RSA 2048+ (InspectCsrPem), the other types exist to be refused.
+enum class ClientKeyType { kEcP256, kEcP384, kRsa1024, kRsa2048, kEd25519 };
+struct KeyAndCsr {
+  std::string private_key_pem;
+  std::string csr_pem;
+};
+Result<KeyAndCsr> MakeKeyAndCsr(ClientKeyType type, const std::string& common_name);
+
 class LocalCa {
  public:
   // Loads the CA from `dir` (ca.crt, ca.key), creating it when neither file exists. One
