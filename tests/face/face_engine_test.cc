@@ -251,6 +251,49 @@ TEST(FaceEngineTest, AJobThatCannotStartBeforeItsDeadlineIsRefusedWithoutWaiting
   gate.Open();
 }
 
+// Once the engine knows what a job costs, a job that would only start after its deadline is
+// refused by Submit itself (a terminal hears 503 at once, not when the budget is spent), and
+// the jobs it takes are the ones that can start in time.
+TEST(FaceEngineTest, AJobPredictedToStartAfterItsDeadlineIsRefusedAtSubmit) {
+  auto engine = OpenEngine(1, 64);
+  ASSERT_NE(engine, nullptr);
+  const std::string face =
+      testing::EncodeJpeg(testing::CaptureAround(testing::DemoImage(3), 675, 484));
+  // Measure: a few real captures through the only worker.
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(engine->Analyze(Request(face)).ok());
+
+  // Forty at once, each with a deadline of 100 ms: whatever the machine, a capture's pipeline
+  // takes well over 100 / 40 ms, so the later ones cannot start in time.
+  constexpr int kJobs = 40;
+  std::mutex mu;
+  std::condition_variable cv;
+  int answered = 0, ran = 0, refused_at_submit = 0, taken = 0;
+  for (int i = 0; i < kJobs; ++i) {
+    AnalyzeRequest r = Request(face);
+    r.start_deadline = SystemClock::Instance().Monotonic() + std::chrono::milliseconds(100);
+    Status s = engine->Submit(std::move(r), [&](Result<FaceAnalysis> a) {
+      std::lock_guard lock(mu);
+      if (a.ok()) ++ran;
+      ++answered;
+      cv.notify_all();
+    });
+    if (s.ok()) {
+      ++taken;
+      continue;
+    }
+    EXPECT_EQ(s.code(), StatusCode::kResourceExhausted);
+    EXPECT_THAT(s.message(), HasSubstr("cannot start it before its deadline"));
+    ++refused_at_submit;
+  }
+  EXPECT_GT(refused_at_submit, 0);
+  EXPECT_GT(taken, 0) << "the first job finds the worker free";
+  std::unique_lock lock(mu);
+  cv.wait(lock, [&] { return answered == taken; });
+  EXPECT_GE(ran, 1);
+  std::printf("%d of %d refused at submit, %d taken, %d ran\n", refused_at_submit, kJobs, taken,
+              ran);
+}
+
 TEST(FaceEngineTest, ShutdownAnswersEveryQueuedJobExactlyOnce) {
   auto engine = OpenEngine(1, 8);
   ASSERT_NE(engine, nullptr);

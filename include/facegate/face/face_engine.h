@@ -7,8 +7,10 @@
 // once per engine and shared read-only; every worker owns its network and detector.
 // Jobs have a priority (terminal captures before enrolment before bulk imports) and a start
 // deadline: a job that cannot start in time is refused with ResourceExhausted instead of
-// making its caller wait, and a full queue refuses at once. Face work never runs on the
-// caller's thread (except Analyze(), which waits for a worker).
+// making its caller wait, and a full queue refuses at once. Submit also refuses at once a job
+// that would only start after its deadline, predicted from the jobs ahead of it and the
+// measured mean pipeline time per worker (so an overloaded server sheds in milliseconds). Face work
+// never runs on the caller's thread (except Analyze(), which waits for a worker).
 //
 // Image problems (empty, not JPEG/PNG, corrupt or truncated, too large) and quality problems
 // are not errors: they are the analysis' verdict, with the measured values. A non-OK Status
