@@ -150,6 +150,7 @@ class DeviceApiTest : public ::testing::Test {
     auto run = daemon_.Run({"--init", "--config", daemon_.config_path().string()});
     ASSERT_TRUE(run.ok()) << run.status().ToString();
     ASSERT_TRUE(run->exit.has_value() && run->exit->code == 0) << run->output;
+    init_output_ = run->output;
     auto s = store::Store::Open(StoreOptions(), SystemClock::Instance());
     ASSERT_TRUE(s.ok()) << s.status().ToString();
     store_ = std::move(s).value();
@@ -292,6 +293,7 @@ class DeviceApiTest : public ::testing::Test {
   std::unique_ptr<store::Store> store_;
   std::string secret_;
   std::string ca_fingerprint_;
+  std::string init_output_;  // facegated --init's output: the first admin token
   int64_t events_seen_ = 0;
 };
 
@@ -1120,7 +1122,7 @@ TEST_F(DeviceApiTest, FaceDevsimSmokeTenTerminalsTwentyCapturesNoMismatch) {
   ASSERT_NO_FATAL_FAILURE(Enroll(ada, kAdaEnrolled));
   ASSERT_NO_FATAL_FAILURE(Enroll(bob, kBob));
   std::vector<int64_t> devices;
-  for (int i = 0; i < 10; ++i) devices.push_back(AddDevice("sim-" + std::to_string(i), door));
+  for (int i = 3; i < 13; ++i) devices.push_back(AddDevice("sim-" + std::to_string(i), door));
   ASSERT_NO_FATAL_FAILURE(StartDaemon());
   const std::filesystem::path dir = daemon_.dir() / "devsim";
   std::filesystem::create_directories(dir);
@@ -1171,6 +1173,55 @@ TEST_F(DeviceApiTest, FaceDevsimSmokeTenTerminalsTwentyCapturesNoMismatch) {
   EXPECT_GT(report["server"].value("peak_rss_bytes", 0), 0) << report.dump(2);
   EXPECT_TRUE(report["server_timings_ms"].contains("total")) << report.dump(2);
   EXPECT_EQ(Events(), 20) << "one event per decision";
+
+  // The codes through the admin API, as an installer's tool gets them: two new devices (sim-1,
+  // sim-2), and one that exists (sim-3, commissioned above) gets a new code and is
+  // commissioned again.
+  const size_t at = init_output_.find("fgt_");
+  ASSERT_NE(at, std::string::npos) << init_output_;
+  size_t end = at;
+  while (end < init_output_.size() &&
+         (std::isalnum(static_cast<unsigned char>(init_output_[end])) || init_output_[end] == '_' ||
+          init_output_[end] == '-')) {
+    ++end;
+  }
+  WriteFileForTest(dir / "token", init_output_.substr(at, end - at) + "\n");
+  auto created = RunProcess({(BinaryDir() / "tools" / "facegate-devsim").string(),
+                             "--port",
+                             std::to_string(daemon_.device_port()),
+                             "--ca",
+                             (daemon_.pki_dir() / "ca.crt").string(),
+                             "--admin-port",
+                             std::to_string(daemon_.admin_port()),
+                             "--token-file",
+                             (dir / "token").string(),
+                             "--door",
+                             "D1",
+                             "--create",
+                             "3",
+                             "--name-prefix",
+                             "sim",
+                             "--captures",
+                             (dir / "captures.json").string(),
+                             "--shape",
+                             "burst",
+                             "--window-s",
+                             "1",
+                             "--timeout-ms",
+                             "60000",
+                             "--json",
+                             (dir / "admin.json").string()},
+                            dir / "devsim-admin.log", std::chrono::seconds(300));
+  ASSERT_TRUE(created.ok()) << created.status().ToString();
+  EXPECT_TRUE(created->exit && created->exit->code == 0) << created->output;
+  const json second = json::parse(ReadFileForTest(dir / "admin.json"), nullptr, false);
+  ASSERT_TRUE(second.is_object()) << created->output;
+  EXPECT_EQ(second["terminals"], 3) << second.dump(2);
+  EXPECT_EQ(second["decided"], 3) << second.dump(2);
+  EXPECT_EQ(second["mismatches"], 0) << second.dump(2);
+  auto listed = store_->ListDevices(0, 100);
+  ASSERT_TRUE(listed.ok()) << listed.status().ToString();
+  EXPECT_EQ(listed->size(), 12u) << "sim-3..12, and the new sim-1 and sim-2";
 }
 
 TEST_F(DeviceApiTest, FaceCapturesBeyondTheDeviceRateGet429AndARepeatReusesTheDecision) {

@@ -42,6 +42,15 @@ struct Options {
   uint16_t port = 0;
   std::string ca_pem;              // the server's CA (what a terminal pins)
   std::vector<std::string> codes;  // one commissioning code per terminal
+  // Or: codes obtained through the admin API. With admin_port set and `codes` empty,
+  // `create_terminals` devices named "<name_prefix>-<n>" are created at `door` (a device of
+  // that name left by an earlier run gets a new code instead) with the bearer `admin_token`
+  // (an operator's); the admin listener's certificate is checked against the same CA.
+  uint16_t admin_port = 0;
+  std::string admin_token;
+  std::string door;
+  int create_terminals = 0;
+  std::string name_prefix = "devsim";
   Shape shape = Shape::kBurst;
   std::chrono::milliseconds window{10000};    // burst
   double rate = 10;                           // sustained, and the ramp's first rate

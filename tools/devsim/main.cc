@@ -2,6 +2,7 @@
 // summary for a person and, with --json, writes the report. Exit 0 when every capture got an
 // answer and no decision was a mismatch, 1 otherwise, 2 on bad usage or a run that could not
 // start.
+#include <cctype>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -17,7 +18,9 @@ using facegate::devsim::Options;
 using facegate::devsim::Shape;
 
 const char kHelp[] =
-    "Usage: facegate-devsim --port N --ca FILE --codes FILE --captures FILE\n"
+    "Usage: facegate-devsim --port N --ca FILE --captures FILE\n"
+    "                       (--codes FILE | --admin-port N --token-file F --create N\n"
+    "                        [--door EXT] [--name-prefix P])\n"
     "                       [--host ADDR] [--shape burst|sustained|ramp] [--terminals N]\n"
     "                       [--window-s S] [--rate R] [--duration-s S]\n"
     "                       [--ramp-step R] [--ramp-step-s S] [--p99-bound-ms MS]\n"
@@ -34,6 +37,10 @@ const char kHelp[] =
     "  --host ADDR        the device listener's address (default 127.0.0.1)\n"
     "  --port N           its port\n"
     "  --ca FILE          the server's CA certificate (PEM; what terminals pin)\n"
+    "  --codes FILE       commissioning codes, one per terminal; or obtain them through\n"
+    "                     the admin API on --admin-port N with an operator's token from\n"
+    "                     --token-file F: --create N devices P-1..P-N (--name-prefix P,\n"
+    "                     default devsim) at door --door EXT; existing ones get a new code\n"
     "  --terminals N      use the first N codes (default: all)\n"
     "  --shape burst      each terminal sends one capture at a random moment of the window\n"
     "  --window-s S       the burst window (default 10)\n"
@@ -67,9 +74,12 @@ double Number(const std::string& flag, const std::string& text, double min, doub
 
 }  // namespace
 
+int RunAndReport(const Options& o, const std::vector<facegate::devsim::Capture>& captures,
+                 const std::string& json_file);
+
 int main(int argc, char** argv) {
   Options o;
-  std::string ca_file, codes_file, captures_file, json_file;
+  std::string ca_file, codes_file, captures_file, json_file, token_file;
   int terminals = 0;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -91,6 +101,17 @@ int main(int argc, char** argv) {
       ca_file = value();
     } else if (a == "--codes") {
       codes_file = value();
+    } else if (a == "--admin-port") {
+      o.admin_port = static_cast<uint16_t>(Number(a, value(), 1, 65535));
+    } else if (a == "--token-file") {
+      token_file = value();
+    } else if (a == "--door") {
+      o.door = value();
+    } else if (a == "--create") {
+      o.create_terminals = static_cast<int>(Number(a, value(), 1, 100000));
+    } else if (a == "--name-prefix") {
+      o.name_prefix = value();
+      if (o.name_prefix.empty()) Usage("--name-prefix must not be empty");
     } else if (a == "--captures") {
       captures_file = value();
     } else if (a == "--terminals") {
@@ -137,12 +158,29 @@ int main(int argc, char** argv) {
     }
   }
   if (o.port == 0) Usage("--port is required");
-  if (ca_file.empty() || codes_file.empty() || captures_file.empty()) {
-    Usage("--ca, --codes and --captures are required");
+  if (ca_file.empty() || captures_file.empty()) Usage("--ca and --captures are required");
+  if (codes_file.empty() == (o.admin_port == 0)) {
+    Usage("give either --codes or --admin-port (with --token-file and --create)");
   }
   auto ca = facegate::ReadFile(ca_file);
   if (!ca.ok()) Usage(ca.status().ToString());
   o.ca_pem = *ca;
+  if (o.admin_port != 0) {
+    if (token_file.empty() || o.create_terminals < 1) {
+      Usage("--admin-port needs --token-file and --create N");
+    }
+    auto token = facegate::ReadFile(token_file);
+    if (!token.ok()) Usage(token.status().ToString());
+    o.admin_token = *token;
+    while (!o.admin_token.empty() &&
+           std::isspace(static_cast<unsigned char>(o.admin_token.back()))) {
+      o.admin_token.pop_back();
+    }
+    if (o.admin_token.empty()) Usage(token_file + " is empty");
+  }
+  auto captures = facegate::devsim::LoadCaptures(captures_file);
+  if (!captures.ok()) Usage(captures.status().ToString());
+  if (o.admin_port != 0) return RunAndReport(o, *captures, json_file);
   auto codes_text = facegate::ReadFile(codes_file);
   if (!codes_text.ok()) Usage(codes_text.status().ToString());
   auto codes = nlohmann::json::parse(*codes_text, nullptr, false);
@@ -163,9 +201,12 @@ int main(int argc, char** argv) {
     }
     o.codes.resize(static_cast<size_t>(terminals));
   }
-  auto captures = facegate::devsim::LoadCaptures(captures_file);
-  if (!captures.ok()) Usage(captures.status().ToString());
-  auto report = facegate::devsim::Run(o, *captures);
+  return RunAndReport(o, *captures, json_file);
+}
+
+int RunAndReport(const Options& o, const std::vector<facegate::devsim::Capture>& captures,
+                 const std::string& json_file) {
+  auto report = facegate::devsim::Run(o, captures);
   if (!report.ok()) {
     std::fprintf(stderr, "facegate-devsim: %s\n", report.status().ToString().c_str());
     return 2;
