@@ -20,6 +20,8 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
+# shellcheck source=bench/lib.sh
+. "$root/bench/lib.sh"
 
 echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "set: $photos photos (2 per row), facegatectl import --jobs $jobs"
@@ -28,27 +30,8 @@ echo "set: $photos photos (2 per row), facegatectl import --jobs $jobs"
   > "$work/set.json"
 engine_rate="$(python3 -c 'import json,sys; print(round(json.load(open(sys.argv[1]))["engine_photos_per_second"],1))' "$work/set.json")"
 
-cat > "$work/facegate.json" <<JSON
-{
-  "data_dir": "data",
-  "log": { "level": "warn", "format": "text" },
-  "server": { "io_threads": 2, "ports_file": "ports.json" },
-  "tls": { "server_addresses": ["127.0.0.1"] },
-  "face": { "models_dir": "$root/models", "workers": 2 },
-  "listeners": {
-    "device": { "address": "127.0.0.1", "port": 0 },
-    "admin": { "address": "127.0.0.1", "port": 0 },
-    "enrollment": { "enabled": false }
-  }
-}
-JSON
-"$build/src/app/facegated" --init --config "$work/facegate.json" > "$work/init.txt" 2>&1
-grep -o 'fgt_[A-Za-z0-9_-]*' "$work/init.txt" | head -1 > "$work/token"
-chmod 600 "$work/token"
-"$build/src/app/facegated" --config "$work/facegate.json" > "$work/daemon.log" 2>&1 &
-daemon_pid=$!
-for _ in $(seq 1 600); do [ -s "$work/ports.json" ] && break; sleep 0.1; done
-port="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["ports"]["admin"])' "$work/ports.json")"
+bench_start_daemon "$work" "$root" "$build"
+port="$admin_port"
 
 set +e
 "$build/src/app/facegatectl" import "$work/set/import.csv" --jobs "$jobs" --json \

@@ -13,141 +13,20 @@
 
 #include "facegate/face/face_engine.h"
 #include "facegate/face/matching.h"
+#include "photoset/render.h"
 
 namespace facegate::photoset {
 
-namespace {
-
-constexpr int kWidth = 640, kHeight = 480;
-// A checked photo is this close to its own identity and this far from every other one, so
-// that the daemon's duplicate check (threshold 0.50 at the normal level) cannot hesitate.
-constexpr float kOwnMax = 0.42f, kOtherMin = 0.60f;
-// Demo faces closer than this are taken as one person.
-constexpr float kSamePerson = 0.60f;
-
-struct SeedFace {
-  int photo = 0;
-  cv::Point2f centre;
-  float side = 0;
-  face::FaceTemplate tmpl{};
-  int identity = -1;
-};
-
-struct Candidate {
-  int identity = 0;
-  std::string jpeg;
-  std::optional<Result<face::FaceAnalysis>> result;
-};
-
-std::string Encode(const cv::Mat& bgr, int quality) {
-  std::vector<uchar> buf;
-  cv::imencode(".jpg", bgr, buf, {cv::IMWRITE_JPEG_QUALITY, quality});
-  return std::string(buf.begin(), buf.end());
-}
-
-// A 640x480 frame around `seed` in its photo, moved, zoomed, turned, maybe mirrored, with
-// other light.
-cv::Mat Render(const cv::Mat& photo, const SeedFace& seed, std::mt19937& rng) {
-  std::uniform_real_distribution<float> face_px(190, 260), angle(-6, 6), shift(-60, 60),
-      gain(0.85f, 1.15f), bias(-15, 15);
-  const float zoom = face_px(rng) / seed.side;
-  cv::Mat m = cv::getRotationMatrix2D(seed.centre, angle(rng), zoom);
-  m.at<double>(0, 2) += kWidth / 2.0 + shift(rng) - seed.centre.x;
-  m.at<double>(1, 2) += kHeight / 2.0 + shift(rng) * 0.6 - seed.centre.y;
-  cv::Mat out;
-  cv::warpAffine(photo, out, m, cv::Size(kWidth, kHeight), cv::INTER_LINEAR, cv::BORDER_REFLECT);
-  if (rng() % 2) cv::flip(out, out, 1);
-  out.convertTo(out, -1, gain(rng), bias(rng));
-  return out;
-}
-
-// Runs every candidate through the engine in parallel; returns the wall time.
-double AnalyzeAll(face::FaceEngine& engine, std::vector<Candidate>& cands) {
-  std::mutex mu;
-  std::condition_variable cv;
-  size_t pending = 0;
-  const auto start = std::chrono::steady_clock::now();
-  for (auto& c : cands) {
-    for (;;) {
-      face::AnalyzeRequest r;
-      r.image = c.jpeg;
-      r.priority = face::Priority::kBulk;
-      {
-        std::lock_guard lock(mu);
-        ++pending;
-      }
-      Status s =
-          engine.Submit(std::move(r), [&mu, &cv, &pending, &c](Result<face::FaceAnalysis> a) {
-            std::lock_guard lock(mu);
-            c.result = std::move(a);
-            --pending;
-            cv.notify_all();
-          });
-      if (s.ok()) break;
-      std::unique_lock lock(mu);
-      --pending;
-      // Queue full: wait for a job to finish, then submit again.
-      cv.wait_for(lock, std::chrono::milliseconds(10));
-    }
-  }
-  std::unique_lock lock(mu);
-  cv.wait(lock, [&] { return pending == 0; });
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
-Status WriteBytes(const std::filesystem::path& p, std::string_view bytes) {
-  std::ofstream f(p, std::ios::binary);
-  f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  f.close();
-  if (!f) return Status::IOError("cannot write " + p.string());
-  return Status::Ok();
-}
-
-}  // namespace
-
 Result<PhotoSet> MakePhotoSet(const PhotoSetOptions& options) {
-  face::FaceOptions fo;
-  fo.models_dir = options.models_dir;
-  fo.workers = options.workers;
-  fo.queue_size = 64;
-  fo.queue_timeout_ms = 600000;
-  auto opened = face::FaceEngine::Open(fo);
+  auto opened = OpenEngine(options.models_dir, options.workers);
   if (!opened.ok()) return opened.status();
   face::FaceEngine& engine = **opened;
 
   // 1. The people in the demo photos.
-  std::vector<cv::Mat> photos(7);
-  std::vector<SeedFace> seeds;
-  for (int i = 1; i <= 6; ++i) {
-    auto file = options.models_dir / "demo" / ("sample" + std::to_string(i) + ".jpg");
-    photos[i] = cv::imread(file.string(), cv::IMREAD_COLOR);
-    if (photos[i].empty()) return Status::NotFound("cannot read " + file.string());
-    face::AnalyzeRequest r;
-    r.image = Encode(photos[i], 95);
-    r.templates_for_all_faces = true;
-    r.priority = face::Priority::kBulk;
-    auto a = engine.Analyze(std::move(r));
-    if (!a.ok()) return a.status();
-    for (const auto& f : a->faces) {
-      if (f.reason != face::Reason::kOk || !f.has_template) continue;
-      SeedFace s;
-      s.photo = i;
-      s.centre = {f.box.left + f.box.width / 2.0f, f.box.top + f.box.height / 2.0f};
-      s.side = static_cast<float>(f.box.width);
-      s.tmpl = f.face_template;
-      seeds.push_back(s);
-    }
-  }
-  std::vector<face::FaceTemplate> refs;  // one per identity: its first seed
-  for (auto& s : seeds) {
-    for (size_t k = 0; k < refs.size() && s.identity < 0; ++k) {
-      if (face::L2Distance(s.tmpl, refs[k]) < kSamePerson) s.identity = static_cast<int>(k);
-    }
-    if (s.identity < 0) {
-      s.identity = static_cast<int>(refs.size());
-      refs.push_back(s.tmpl);
-    }
-  }
+  auto people = FindDemoPeople(engine, options.models_dir);
+  if (!people.ok()) return people.status();
+  const std::vector<cv::Mat>& photos = people->photos;
+  const std::vector<face::FaceTemplate>& refs = people->refs;
   const int identities = static_cast<int>(refs.size());
   if (identities < 2) return Status::FailedPrecondition("fewer than two people in the demo photos");
 
@@ -165,14 +44,13 @@ Result<PhotoSet> MakePhotoSet(const PhotoSetOptions& options) {
     for (int id = 0; id < identities; ++id) {
       int missing = needed - static_cast<int>(good[id].size());
       if (missing <= 0) continue;
-      std::vector<const SeedFace*> mine;
-      for (const auto& s : seeds)
-        if (s.identity == id) mine.push_back(&s);
+      const std::vector<const SeedFace*> mine = people->SeedsOf(id);
       // Half again as many as missing: some renders fail the checks.
       for (int n = 0; n < missing + missing / 2 + 1; ++n) {
         const SeedFace& s = *mine[rng() % mine.size()];
         std::uniform_int_distribution<int> quality(75, 95);
-        cands.push_back(Candidate{id, Encode(Render(photos[s.photo], s, rng), quality(rng)), {}});
+        cands.push_back(
+            Candidate{id, Encode(Render(photos[s.photo], s, rng), quality(rng)), {}, 0});
       }
     }
     if (cands.empty()) break;
@@ -180,12 +58,8 @@ Result<PhotoSet> MakePhotoSet(const PhotoSetOptions& options) {
     analysed += static_cast<int>(cands.size());
     for (auto& c : cands) {
       if (static_cast<int>(good[c.identity].size()) >= needed) continue;
-      if (!c.result || !c.result->ok() || !(*c.result)->accepted() ||
-          (*c.result)->faces.size() != 1) {
-        continue;
-      }
-      auto t = (*c.result)->AcceptedTemplate();
-      if (!t.ok() || face::L2Distance(*t, refs[c.identity]) > kOwnMax) continue;
+      auto t = OnlyFace(c);
+      if (!t || face::L2Distance(*t, refs[c.identity]) > kOwnMax) continue;
       bool clear = true;
       for (int other = 0; other < identities; ++other) {
         if (other != c.identity && face::L2Distance(*t, refs[other]) < kOtherMin) clear = false;
