@@ -316,6 +316,13 @@ class Simulation {
     return f.get();
   }
 
+  // A POST to the admin API with the operator's bearer token.
+  CallResult AdminCall(const std::string& target, std::string body) {
+    auto request = Request(target, std::move(body), "application/json");
+    request.set(http::field::authorization, "Bearer " + o_.admin_token);
+    return CallAndWait(*commission_tls_, admin_endpoint_, std::move(request));
+  }
+
   // Creates the devices through the admin API (or gives the ones an earlier run left a new
   // code) and keeps their commissioning codes.
   Status CodesFromAdminApi() {
@@ -323,19 +330,13 @@ class Simulation {
       const std::string name = o_.name_prefix + "-" + std::to_string(i);
       json body = {{"name", name}};
       if (!o_.door.empty()) body["door"] = o_.door;
-      auto request = Request("/api/v1/devices", body.dump(), "application/json");
-      request.set(http::field::authorization, "Bearer " + o_.admin_token);
-      request.prepare_payload();
-      CallResult r = CallAndWait(*commission_tls_, admin_endpoint_, request);
+      CallResult r = AdminCall("/api/v1/devices", body.dump());
       json answer = json::parse(r.body, nullptr, false);
       std::string code;
       if (r.status == 201 && answer.is_object()) {
         code = answer["commissioning"].value("code", "");
       } else if (r.status == 409) {
-        auto again = Request("/api/v1/devices/" + name + "/code", "{}", "application/json");
-        again.set(http::field::authorization, "Bearer " + o_.admin_token);
-        again.prepare_payload();
-        r = CallAndWait(*commission_tls_, admin_endpoint_, again);
+        r = AdminCall("/api/v1/devices/" + name + "/code", "{}");
         answer = json::parse(r.body, nullptr, false);
         if ((r.status == 200 || r.status == 201) && answer.is_object()) {
           code = answer.value("code", "");

@@ -72,10 +72,10 @@ double Number(const std::string& flag, const std::string& text, double min, doub
   return v;
 }
 
-}  // namespace
-
 int RunAndReport(const Options& o, const std::vector<facegate::devsim::Capture>& captures,
                  const std::string& json_file);
+
+}  // namespace
 
 int main(int argc, char** argv) {
   Options o;
@@ -204,6 +204,8 @@ int main(int argc, char** argv) {
   return RunAndReport(o, *captures, json_file);
 }
 
+namespace {
+
 int RunAndReport(const Options& o, const std::vector<facegate::devsim::Capture>& captures,
                  const std::string& json_file) {
   auto report = facegate::devsim::Run(o, captures);
@@ -222,3 +224,5 @@ int RunAndReport(const Options& o, const std::vector<facegate::devsim::Capture>&
                      report->value("answered", 0) == report->value("requests", -1);
   return clean ? 0 : 1;
 }
+
+}  // namespace

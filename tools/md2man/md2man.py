@@ -50,7 +50,6 @@ def convert(lines, date, version):
     name, section = m.group(1), m.group(2)
     out = ['.TH "%s" "%s" "%s" "Facegate %s" "Facegate"' % (name.upper(), section, date, version)]
     i = 1
-    in_list = False  # noqa: F841 (kept for list continuation lines)
     while i < len(lines):
         line = lines[i].rstrip("\n")
         if line.startswith("```"):
@@ -74,19 +73,15 @@ def convert(lines, date, version):
         if h:
             level, title = len(h.group(1)), inline(h.group(2)).replace('"', "")
             out.append('.SH "%s"' % title.upper() if level == 2 else '.SS "%s"' % title)
-            in_list = False
         elif re.match(r"\s*[-*]\s+", line):
             out.append(".IP \\(bu 2")
             out.append(inline(re.sub(r"^\s*[-*]\s+", "", line)))
-            in_list = True
         elif re.match(r"\s*\d+\.\s+", line):
             num = re.match(r"\s*(\d+)\.", line).group(1)
             out.append(".IP %s. 4" % num)
             out.append(inline(re.sub(r"^\s*\d+\.\s+", "", line)))
-            in_list = True
         elif not line.strip():
             out.append(".PP")
-            in_list = False
         elif re.fullmatch(r"\s*`[^`]+`\s*", line):
             # A line that is one code span (a synopsis form) stays a line of its own.
             out.append(inline(line.strip()))
