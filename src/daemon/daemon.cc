@@ -9,6 +9,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <cctype>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -25,6 +26,7 @@
 #include "facegate/core/logging.h"
 #include "facegate/core/metrics.h"
 #include "facegate/core/version.h"
+#include "facegate/daemon/host_check.h"
 #include "facegate/face/face_engine.h"
 #include "facegate/gallery/gallery.h"
 #include "facegate/net/http_server.h"
@@ -89,6 +91,10 @@ struct Daemon::Impl {
   void RefreshStatus();
   void RefreshAccessSnapshot(bool force);
   std::shared_ptr<const access::AccessSnapshot> AccessSnapshot() const;
+  Status CheckHost();
+  void RefreshClockWarning();
+  void StartWatchdog();
+  void PingWatchdog();
   void Drain();
 
   DaemonOptions options;
@@ -125,7 +131,67 @@ struct Daemon::Impl {
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
   std::vector<std::unique_ptr<net::HttpsServer>> servers;
   std::vector<std::thread> threads;
+  // systemd's watchdog (WatchdogSec=): pinged from the I/O event loop, so a wedged loop
+  // stops the pings and systemd restarts the service. After `io`: destroyed before it.
+  std::unique_ptr<asio::steady_timer> watchdog;
+  std::chrono::microseconds watchdog_interval{0};
+  Clock::MonoTime clock_checked_at{};  // RefreshClockWarning (main loop only)
 };
+
+// The machine against the requirements (host_check.h): a refusal stops the start; warnings
+// are logged and shown by /readyz.
+Status Daemon::Impl::CheckHost() {
+  const HostFacts f = ReadHostFacts(options.data_dir);
+  auto tri = [](Tristate t) {
+    return t == Tristate::kYes ? "yes" : t == Tristate::kNo ? "no" : "unknown";
+  };
+  spdlog::info(
+      "host: avx2_fma={} memory_mib={} data_dir_fs={} data_dir_device=\"{}\" "
+      "storage_encrypted={} clock_synchronized={}",
+      f.avx2_fma ? "yes" : "no", f.memory_bytes >> 20, f.data_fs_type, f.data_device,
+      tri(f.data_encrypted), tri(f.clock_synchronized));
+  HostVerdict v = JudgeHost(f, options.server.allow_no_avx2);
+  if (!v.refusal.ok()) return v.refusal;
+  for (const auto& w : v.warnings) {
+    spdlog::warn("{}: {}", w.name, w.message);
+    readiness->SetWarning(w.name, w.message);
+  }
+  clock_checked_at = clock.Monotonic();
+  return Status::Ok();
+}
+
+// The clock's sync state changes while the daemon runs (NTP reachable or not): read again
+// every minute.
+void Daemon::Impl::RefreshClockWarning() {
+  if (clock.Monotonic() - clock_checked_at < std::chrono::seconds(60)) return;
+  clock_checked_at = clock.Monotonic();
+  int64_t max_error = -1;
+  if (auto w = ClockWarning(ClockSynchronized(&max_error))) {
+    readiness->SetWarning(w->name, w->message);
+  } else {
+    readiness->ClearWarning("time_not_synchronized");
+  }
+}
+
+// Pings at half the interval systemd gave (WATCHDOG_USEC): one late tick is not a restart.
+void Daemon::Impl::StartWatchdog() {
+  uint64_t usec = 0;
+  if (sd_watchdog_enabled(/*unset_environment=*/0, &usec) <= 0 || usec == 0) return;
+  watchdog_interval =
+      std::max(std::chrono::microseconds(usec / 2), std::chrono::microseconds(1000));
+  watchdog = std::make_unique<asio::steady_timer>(io);
+  spdlog::info("systemd watchdog: {} ms, pinged every {} ms from the event loop", usec / 1000,
+               watchdog_interval.count() / 1000);
+  PingWatchdog();
+}
+
+void Daemon::Impl::PingWatchdog() {
+  sd_notify(0, "WATCHDOG=1");
+  watchdog->expires_after(watchdog_interval);
+  watchdog->async_wait([this](const boost::system::error_code& ec) {
+    if (!ec) PingWatchdog();
+  });
+}
 
 net::ServerCertificateRequest Daemon::Impl::CertificateRequest() const {
   net::ServerCertificateRequest req;
@@ -547,6 +613,7 @@ std::string Daemon::Impl::CloudDiagnostics() {
 // access model, and the device API's periodic duties.
 void Daemon::Impl::RefreshStatus() {
   RefreshAccessSnapshot(false);
+  RefreshClockWarning();
   if (admin_api) admin_api->Tick();
   if (device_api) {
     device_api->Tick();
@@ -580,6 +647,7 @@ void Daemon::Impl::RefreshStatus() {
 
 Status Daemon::Start() {
   auto& o = impl_->options;
+  FACEGATE_RETURN_IF_ERROR(impl_->CheckHost().WithContext("host check"));
   FACEGATE_RETURN_IF_ERROR(impl_->StartFaceWork());
   impl_->ResumeKeyRotation();
   // Before the device API, which tells it of every grant. A sync changes the access model:
@@ -627,6 +695,8 @@ Status Daemon::Start() {
   }
   FACEGATE_RETURN_IF_ERROR(impl_->WritePortsFile().WithContext("server.ports_file"));
   sd_notifyf(0, "READY=1\nSTATUS=serving\nMAINPID=%d", static_cast<int>(::getpid()));
+  // The first ping right after READY=1 (systemd arms the watchdog then), on the loop's thread.
+  asio::post(impl_->io, [this] { impl_->StartWatchdog(); });
   spdlog::info("facegated {} ready", Version());
   return Status::Ok();
 }

@@ -9,6 +9,7 @@
 #include "facegate/core/logging.h"
 #include "facegate/core/version.h"
 #include "facegate/daemon/daemon.h"
+#include "facegate/daemon/host_check.h"
 #include "signals.h"
 
 namespace facegate::daemon {
@@ -22,7 +23,7 @@ constexpr int kExitUsage = 2;
 
 void PrintHelp() {
   std::printf(
-      "Usage: facegated [--config FILE] [--init | --check-config]\n"
+      "Usage: facegated [--config FILE] [--init | --check-config | --check-host [--json]]\n"
       "\n"
       "Facegate's face-recognition access server. Door terminals send captures to the\n"
       "device listener over HTTPS; admins use the admin listener (and facegatectl).\n"
@@ -33,6 +34,10 @@ void PrintHelp() {
       "                      server certificate and (once) the first admin token, printed\n"
       "                      on stdout; then exit without serving\n"
       "      --check-config  validate the configuration file and exit\n"
+      "      --check-host    check this machine against the requirements (CPU with AVX2,\n"
+      "                      memory, data_dir's file system and encryption, time sync);\n"
+      "                      exit 1 when facegated would refuse to start here\n"
+      "      --json          with --check-host: the facts as JSON\n"
       "      --version       print the version and exit\n"
       "  -h, --help          show this help\n"
       "\n"
@@ -42,11 +47,50 @@ void PrintHelp() {
       kDefaultConfig);
 }
 
+const char* YesNo(Tristate t, const char* yes, const char* no) {
+  return t == Tristate::kYes ? yes : t == Tristate::kNo ? no : "unknown";
+}
+
+// facegated --check-host: the host facts for the configured data_dir (or, before --init,
+// the nearest directory above it that exists) and what they mean for a start.
+int CheckHost(const DaemonOptions& o, bool json) {
+  std::filesystem::path dir = o.data_dir;
+  std::error_code ec;
+  while (!dir.empty() && !std::filesystem::exists(dir, ec) && dir != dir.parent_path()) {
+    dir = dir.parent_path();
+  }
+  const HostFacts f = ReadHostFacts(dir.empty() ? "." : dir);
+  const HostVerdict v = JudgeHost(f, o.server.allow_no_avx2);
+  if (json) {
+    std::printf("%s\n", HostFactsJson(f, v).c_str());
+  } else {
+    std::printf("cpu:      AVX2 with FMA %s%s\n", f.avx2_fma ? "yes" : "no",
+                !f.avx2_fma && o.server.allow_no_avx2 ? " (allowed: server.allow_no_avx2)" : "");
+    std::printf("memory:   %llu MiB\n", static_cast<unsigned long long>(f.memory_bytes >> 20));
+    std::printf("data_dir: %s: %s on %s, %s\n", o.data_dir.c_str(), f.data_fs_type.c_str(),
+                f.data_device.empty() ? "no block device" : f.data_device.c_str(),
+                YesNo(f.data_encrypted, "encrypted", "not encrypted"));
+    std::printf("clock:    %s", YesNo(f.clock_synchronized, "synchronised", "NOT synchronised"));
+    if (f.clock_max_error_us >= 0) {
+      std::printf(" (max error %lld ms)", static_cast<long long>(f.clock_max_error_us / 1000));
+    }
+    std::printf("\n");
+    for (const auto& w : v.warnings)
+      std::printf("warning:  %s: %s\n", w.name.c_str(), w.message.c_str());
+    if (!v.refusal.ok()) {
+      std::printf("REFUSED:  %s\n", v.refusal.message().c_str());
+    } else {
+      std::printf("OK (%zu warnings)\n", v.warnings.size());
+    }
+  }
+  return v.refusal.ok() ? 0 : kExitFailure;
+}
+
 }  // namespace
 
 int DaemonMain(int argc, char** argv) {
   std::string config_path = kDefaultConfig;
-  bool init_only = false, check_only = false;
+  bool init_only = false, check_only = false, check_host = false, json = false;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg == "-h" || arg == "--help") {
@@ -68,6 +112,10 @@ int DaemonMain(int argc, char** argv) {
       init_only = true;
     } else if (arg == "--check-config") {
       check_only = true;
+    } else if (arg == "--check-host") {
+      check_host = true;
+    } else if (arg == "--json") {
+      json = true;
     } else {
       std::fprintf(stderr, "facegated: unknown argument '%s' (see --help)\n", arg.c_str());
       return kExitUsage;
@@ -83,6 +131,7 @@ int DaemonMain(int argc, char** argv) {
     std::printf("%s: OK\n", config_path.c_str());
     return 0;
   }
+  if (check_host) return CheckHost(*options, json);
   if (Status s = InitLogging(options->log); !s.ok()) {
     std::fprintf(stderr, "facegated: %s\n", s.ToString().c_str());
     return kExitUsage;

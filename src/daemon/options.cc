@@ -26,6 +26,7 @@ namespace {
 void ParseServerOptions(ConfigSection& s, ServerOptions* o) {
   s.Get("io_threads", &o->io_threads, 1, 64);
   s.Get("drain_timeout_ms", &o->drain_timeout_ms, 0, 300000);
+  s.Get("allow_no_avx2", &o->allow_no_avx2);
   s.GetPath("ports_file", &o->ports_file);
 }
 

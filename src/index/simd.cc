@@ -1,6 +1,9 @@
 // CPU probe, the FACEGATE_SIMD override, and the kernel table per level.
 #include <cstdlib>
 #include <string_view>
+#if __has_include(<sys/platform/x86.h>)
+#include <sys/platform/x86.h>
+#endif
 
 #include "facegate/index/template_index.h"
 #include "index/kernels.h"
@@ -14,12 +17,15 @@ constexpr Kernels kAvx2Kernels{SimdLevel::kAvx2, &avx2::L2sqrRows, &avx2::DotI8R
 #endif
 
 SimdLevel ProbeCpu() {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_cpu_init();
   // No AVX-512 kernels yet (kAvx512 is reserved): nothing to test them on here.
-#if defined(FACEGATE_INDEX_HAVE_AVX2)
+#if defined(FACEGATE_INDEX_HAVE_AVX2) && __has_include(<sys/platform/x86.h>)
+  // glibc's "active" bits, as the daemon's host check reads them: the CPU has the feature,
+  // the kernel enabled it, and GLIBC_TUNABLES=glibc.cpu.hwcaps=-AVX2 did not mask it (which
+  // is how a CPU without AVX2 is shown on one that has it).
+  if (CPU_FEATURE_ACTIVE(AVX2) && CPU_FEATURE_ACTIVE(FMA)) return SimdLevel::kAvx2;
+#elif defined(FACEGATE_INDEX_HAVE_AVX2)
+  __builtin_cpu_init();
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return SimdLevel::kAvx2;
-#endif
 #endif
   return SimdLevel::kScalar;
 }

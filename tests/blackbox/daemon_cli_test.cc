@@ -1,4 +1,6 @@
-// Black-box: facegated's command line (--init, --version, --help, unknown arguments).
+// Black-box: facegated's command line (--init, --version, --help, --check-host, unknown
+// arguments), and the host check a start makes (a CPU without AVX2 is shown with glibc's own
+// mask, GLIBC_TUNABLES=glibc.cpu.hwcaps=-AVX2, on a machine that has it).
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <openssl/sha.h>
@@ -6,6 +8,7 @@
 #include <sys/stat.h>
 
 #include <cstring>
+#include <nlohmann/json.hpp>
 #include <regex>
 #include <string>
 
@@ -143,6 +146,76 @@ TEST(DaemonCliTest, UnknownArgumentExitsTwo) {
   ASSERT_TRUE(missing_value.ok()) << missing_value.status().ToString();
   ASSERT_TRUE(missing_value->exit.has_value()) << missing_value->output;
   EXPECT_EQ(missing_value->exit->ToString(), "exit code 2") << missing_value->output;
+}
+
+constexpr const char* kMaskAvx2 = "glibc.cpu.hwcaps=-AVX2";
+
+nlohmann::json CheckHostJson(FacegatedUnderTest& daemon, int expected_exit) {
+  daemon.WriteConfig();
+  auto run = daemon.Run({"--check-host", "--json", "--config", daemon.config_path().string()});
+  EXPECT_TRUE(run.ok()) << run.status().ToString();
+  if (!run.ok()) return nullptr;
+  EXPECT_TRUE(run->exit && run->exit->code == expected_exit) << run->output;
+  const auto j = nlohmann::json::parse(run->output, nullptr, false);
+  EXPECT_TRUE(j.is_object()) << run->output;
+  return j;
+}
+
+// --check-host reads this machine: what /proc and statfs say, and a verdict that matches.
+TEST(DaemonCliTest, CheckHostReportsThisMachineAndItsVerdict) {
+  __builtin_cpu_init();
+  if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) {
+    GTEST_SKIP() << "this CPU has no AVX2+FMA: the masked case below is the real one here";
+  }
+  FacegatedUnderTest daemon;
+  const auto j = CheckHostJson(daemon, 0);
+  ASSERT_TRUE(j.is_object());
+  EXPECT_EQ(j["cpu_avx2_fma"], true) << j.dump(2);
+  EXPECT_EQ(j["ok"], true) << j.dump(2);
+  EXPECT_GT(j.value("memory_bytes", 0ull), 256ull << 20) << j.dump(2);
+  EXPECT_FALSE(j.value("data_dir_filesystem", "").empty()) << j.dump(2);
+  bool warned_unencrypted = false;
+  for (const auto& w : j["warnings"]) warned_unencrypted |= w["name"] == "storage_not_encrypted";
+  EXPECT_EQ(warned_unencrypted, j["storage_encrypted"] == false) << j.dump(2);
+
+  // The human form says the same.
+  auto text = daemon.Run({"--check-host", "--config", daemon.config_path().string()});
+  ASSERT_TRUE(text.ok());
+  EXPECT_THAT(text->output, HasSubstr("AVX2 with FMA yes"));
+  EXPECT_THAT(text->output, HasSubstr("OK ("));
+}
+
+// Without AVX2 the daemon refuses to start, naming the requirement and the way round it;
+// with server.allow_no_avx2 it starts on the portable kernels and says so in /readyz.
+TEST(DaemonCliTest, ACpuWithoutAvx2IsRefusedUnlessAllowedAndThenRunsTheScalarKernels) {
+  FacegatedUnderTest daemon;
+  daemon.env()["GLIBC_TUNABLES"] = kMaskAvx2;
+  const auto j = CheckHostJson(daemon, 1);
+  ASSERT_TRUE(j.is_object());
+  EXPECT_EQ(j["cpu_avx2_fma"], false) << j.dump(2);
+  EXPECT_THAT(j.value("refusal", ""), HasSubstr("allow_no_avx2"));
+
+  Status refused = daemon.Start();
+  EXPECT_FALSE(refused.ok());
+  auto exit = daemon.process().WaitForExit(std::chrono::seconds(10));
+  ASSERT_TRUE(exit.has_value()) << daemon.log();
+  EXPECT_EQ(exit->ToString(), "exit code 1") << daemon.log();
+  EXPECT_THAT(daemon.log(), HasSubstr("no AVX2 with FMA"));
+  EXPECT_THAT(daemon.log(), HasSubstr("server.allow_no_avx2"));
+  EXPECT_FALSE(std::filesystem::exists(daemon.ports_file())) << "nothing was served";
+
+  daemon.config()["server"]["allow_no_avx2"] = true;
+  ASSERT_TRUE(daemon.Start().ok()) << daemon.log();
+  auto client = daemon.Connect(daemon.admin_port());
+  ASSERT_TRUE(client.ok()) << client.status().ToString();
+  auto ready = (*client)->Request("GET", "/readyz");
+  ASSERT_TRUE(ready.ok()) << ready.status().ToString();
+  const auto report = nlohmann::json::parse(ready->body, nullptr, false);
+  ASSERT_TRUE(report.is_object()) << ready->body;
+  bool warned = false;
+  for (const auto& w : report["warnings"]) warned |= w["name"] == "no_avx2";
+  EXPECT_TRUE(warned) << ready->body;
+  EXPECT_THAT(daemon.log(), HasSubstr("avx2_fma=no"));
 }
 
 }  // namespace

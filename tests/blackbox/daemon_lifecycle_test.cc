@@ -1,5 +1,6 @@
 // Black-box: facegated starts, serves health and metrics over TLS that verifies against its
-// own CA, keeps its secrets with tight modes, and stops cleanly on SIGTERM and SIGINT.
+// own CA, keeps its secrets with tight modes, stops cleanly on SIGTERM and SIGINT, and speaks
+// systemd's notify and watchdog protocol to a test-owned NOTIFY_SOCKET.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -11,6 +12,7 @@
 
 #include "blackbox/facegated_fixture.h"
 #include "facegate/net/pki.h"
+#include "testing/notify_socket.h"
 
 namespace facegate::testing {
 namespace {
@@ -309,6 +311,95 @@ TEST(DaemonLifecycleTest, RestartKeepsAStillValidServerCertificate) {
   exit = daemon.Stop();
   ASSERT_TRUE(exit.has_value()) << daemon.log();
   EXPECT_EQ(exit->ToString(), "exit code 0") << daemon.log();
+}
+
+// Type=notify with WatchdogSec=: READY=1 naming the main pid once serving, WATCHDOG=1 pings
+// from the event loop at half of WATCHDOG_USEC, RELOADING=1 then READY=1 around a SIGHUP
+// reload (pings going on), STOPPING=1 when draining.
+TEST(DaemonLifecycleTest, TellsSystemdReadyReloadingStoppingAndPingsItsWatchdog) {
+  FacegatedUnderTest daemon;
+  NotifySocket notify;
+  ASSERT_TRUE(notify.Bind(daemon.dir() / "notify.sock").ok());
+  daemon.env()["NOTIFY_SOCKET"] = notify.path().string();
+  daemon.env()["WATCHDOG_USEC"] = "400000";
+  ASSERT_TRUE(daemon.Start().ok()) << daemon.log();
+  const std::string pid = std::to_string(daemon.process().pid());
+
+  auto ready = notify.WaitFor("READY=1", std::chrono::seconds(20));
+  ASSERT_TRUE(ready.has_value()) << daemon.log();
+  EXPECT_TRUE(HasAssignment(*ready, "MAINPID=" + pid)) << *ready;
+  EXPECT_TRUE(HasAssignment(*ready, "STATUS=serving")) << *ready;
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(notify.WaitFor("WATCHDOG=1", std::chrono::seconds(20))) << "ping " << i;
+  }
+  EXPECT_THAT(daemon.log(), HasSubstr("systemd watchdog: 400 ms, pinged every 200 ms"));
+
+  ASSERT_TRUE(daemon.process().Signal(SIGHUP));
+  ASSERT_TRUE(notify.WaitFor("RELOADING=1", std::chrono::seconds(20))) << daemon.log();
+  ASSERT_TRUE(notify.WaitFor("READY=1", std::chrono::seconds(20))) << daemon.log();
+  ASSERT_TRUE(notify.WaitFor("WATCHDOG=1", std::chrono::seconds(20))) << "pings after reload";
+
+  auto exit = daemon.Stop(SIGTERM, std::chrono::seconds(10));
+  ASSERT_TRUE(exit.has_value()) << daemon.log();
+  EXPECT_EQ(exit->ToString(), "exit code 0") << daemon.log();
+  EXPECT_TRUE(notify.WaitFor("STOPPING=1", std::chrono::seconds(5)));
+}
+
+// No watchdog asked for (no WATCHDOG_USEC), or one meant for another process (WATCHDOG_PID, as
+// systemd sets it for the main process only): no pings, and the rest of the protocol as usual.
+TEST(DaemonLifecycleTest, PingsNoWatchdogThatIsNotItsOwn) {
+  for (const bool other_pid : {false, true}) {
+    SCOPED_TRACE(other_pid ? "WATCHDOG_PID of another process" : "no WATCHDOG_USEC");
+    FacegatedUnderTest daemon;
+    NotifySocket notify;
+    ASSERT_TRUE(notify.Bind(daemon.dir() / "notify.sock").ok());
+    daemon.env()["NOTIFY_SOCKET"] = notify.path().string();
+    if (other_pid) {
+      daemon.env()["WATCHDOG_USEC"] = "100000";
+      daemon.env()["WATCHDOG_PID"] = "1";
+    }
+    ASSERT_TRUE(daemon.Start().ok()) << daemon.log();
+    ASSERT_TRUE(notify.WaitFor("READY=1", std::chrono::seconds(20))) << daemon.log();
+    // A /healthz answer has gone through the event loop after the watchdog would have started.
+    auto health = Get(daemon, daemon.admin_port(), "/healthz");
+    ASSERT_TRUE(health.ok()) << health.status().ToString();
+    ASSERT_TRUE(daemon.Stop(SIGTERM, std::chrono::seconds(10)).has_value()) << daemon.log();
+    ASSERT_TRUE(notify.WaitFor("STOPPING=1", std::chrono::seconds(5)));
+    for (const auto& m : notify.seen()) EXPECT_FALSE(HasAssignment(m, "WATCHDOG=1")) << m;
+    EXPECT_THAT(daemon.log(), Not(HasSubstr("systemd watchdog")));
+  }
+}
+
+// store.key_source "systemd-credentials": the unit's LoadCredential= hands the template key
+// over in $CREDENTIALS_DIRECTORY (as systemd does: a private directory, the file 0400) and
+// none is written to the data directory; without the variable the start is refused saying
+// what to add to the unit.
+TEST(DaemonLifecycleTest, TemplateKeyFromSystemdCredentials) {
+  FacegatedUnderTest daemon;
+  daemon.config()["store"]["key_source"] = "systemd-credentials";
+  const std::filesystem::path credentials = daemon.dir() / "credentials";
+  std::filesystem::create_directories(credentials);
+  std::filesystem::permissions(credentials, std::filesystem::perms::owner_all);
+  std::string key(32, '\0');
+  for (size_t i = 0; i < key.size(); ++i) key[i] = static_cast<char>(i * 37 + 11);
+  WriteFileForTest(credentials / "template.key", key);
+  std::filesystem::permissions(credentials / "template.key", std::filesystem::perms::owner_read);
+
+  EXPECT_FALSE(daemon.Start().ok());
+  auto refused = daemon.process().WaitForExit(std::chrono::seconds(10));
+  ASSERT_TRUE(refused.has_value()) << daemon.log();
+  EXPECT_EQ(refused->ToString(), "exit code 2") << daemon.log();
+  EXPECT_THAT(daemon.log(), HasSubstr("CREDENTIALS_DIRECTORY"));
+  EXPECT_THAT(daemon.log(), HasSubstr("LoadCredential=template.key"));
+
+  daemon.env()["CREDENTIALS_DIRECTORY"] = credentials.string();
+  ASSERT_TRUE(daemon.Start().ok()) << daemon.log();
+  auto ready = Get(daemon, daemon.admin_port(), "/readyz");
+  ASSERT_TRUE(ready.ok()) << ready.status().ToString();
+  EXPECT_EQ(ready->status, 200) << ready->body;
+  EXPECT_FALSE(std::filesystem::exists(daemon.data_dir() / "keys"))
+      << "with credentials, no key is written to the data directory";
+  ASSERT_TRUE(daemon.Stop(SIGTERM).has_value());
 }
 
 TEST(DaemonLifecycleTest, SigtermDrainsExitsZeroAndClosesThePorts) {

@@ -70,8 +70,9 @@ Status FacegatedUnderTest::Start(std::chrono::milliseconds timeout) {
   ports_.clear();
   auto log_file = NextLogFile();
   ++runs_;
-  FACEGATE_RETURN_IF_ERROR(process_.Start(
-      {FacegatedBinary().string(), "--config", config_path().string()}, log_file, env_));
+  std::vector<std::string> argv = launcher_;
+  argv.insert(argv.end(), {FacegatedBinary().string(), "--config", config_path().string()});
+  FACEGATE_RETURN_IF_ERROR(process_.Start(argv, log_file, env_));
 
   std::string last_problem = "no ports file yet";
   bool ready = PollUntil(

@@ -57,6 +57,9 @@ class FacegatedUnderTest {
   nlohmann::json& config() { return config_; }
   // Environment variables Start() and Run() add to the daemon's.
   std::map<std::string, std::string>& env() { return env_; }
+  // A command Start() runs the daemon through (e.g. a wrapper that applies a sandbox setting,
+  // then execs the rest of its arguments): the pid stays the daemon's. Empty: none.
+  std::vector<std::string>& launcher() { return launcher_; }
   // The log file the next Start() or Run() writes (tests may create it first, e.g. to learn
   // its inode).
   std::filesystem::path NextLogFile() const;
@@ -96,6 +99,7 @@ class FacegatedUnderTest {
   TempDir dir_;
   nlohmann::json config_;
   std::map<std::string, std::string> env_;
+  std::vector<std::string> launcher_;
   ChildProcess process_;
   int runs_ = 0;
   std::map<std::string, uint16_t> ports_;

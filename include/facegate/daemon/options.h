@@ -23,6 +23,9 @@ namespace facegate::daemon {
 struct ServerOptions {
   int io_threads = 2;
   int drain_timeout_ms = 10000;  // SIGTERM: how long in-flight requests may take to finish
+  // Start on a CPU without AVX2+FMA (the portable index kernels, several times slower)
+  // instead of refusing (docs/install.md "Requirements").
+  bool allow_no_avx2 = false;
   // When set, the bound ports are written here as JSON after start-up (tests bind port 0).
   std::filesystem::path ports_file;
 };
