@@ -16,6 +16,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -25,6 +26,7 @@
 #include <nlohmann/json.hpp>
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -112,16 +114,31 @@ face::FaceEngine* TestEngine() {
   return engine.get();
 }
 
-Result<face::FaceTemplate> TemplateOf(const DemoFace& f) {
+// The template of the one face in an encoded photo, as an enrollment accepts it.
+Result<face::FaceTemplate> TemplateOfPhoto(std::string photo) {
   face::FaceEngine* engine = TestEngine();
   if (!engine) return Status::Unavailable("no face engine");
   face::AnalyzeRequest req;
-  req.image = Capture(f);
+  req.image = std::move(photo);
   req.priority = face::Priority::kEnrollment;
   req.start_deadline = SystemClock::Instance().Monotonic() + 60s;
   auto a = engine->Analyze(std::move(req));
   if (!a.ok()) return a.status();
   return a->AcceptedTemplate();
+}
+
+Result<face::FaceTemplate> TemplateOf(const DemoFace& f) { return TemplateOfPhoto(Capture(f)); }
+
+// The admin token, as `facegated --init` printed it once.
+std::string TokenFromInitOutput(const std::string& output) {
+  const size_t at = output.find("fgt_");
+  if (at == std::string::npos) return "";
+  size_t end = at;
+  while (end < output.size() && (std::isalnum(static_cast<unsigned char>(output[end])) ||
+                                 output[end] == '_' || output[end] == '-')) {
+    ++end;
+  }
+  return output.substr(at, end - at);
 }
 
 // The ISO weekday (1 = Monday) three days from today in UTC: never "today" in any time zone
@@ -217,11 +234,21 @@ class DeviceApiTest : public ::testing::Test {
     auto t = TemplateOf(face);
     ASSERT_TRUE(t.ok()) << "enrolling photo " << face.photo << " at " << face.cx << "," << face.cy
                         << ": " << t.status().ToString();
+    ASSERT_NO_FATAL_FAILURE(AddTemplate(user, *t));
+  }
+
+  void EnrollPhoto(int64_t user, const std::filesystem::path& photo) {
+    auto t = TemplateOfPhoto(ReadFileForTest(photo));
+    ASSERT_TRUE(t.ok()) << "enrolling " << photo << ": " << t.status().ToString();
+    ASSERT_NO_FATAL_FAILURE(AddTemplate(user, *t));
+  }
+
+  void AddTemplate(int64_t user, const face::FaceTemplate& t) {
     store::NewTemplate n;
     n.user_id = user;
     n.source = store::TemplateSource::kAdmin;
     n.model_version = std::string(face::kModelVersion);
-    n.values = std::span<const float>(t->data(), t->size());
+    n.values = std::span<const float>(t.data(), t.size());
     auto id = store_->AddTemplate(n);
     ASSERT_TRUE(id.ok()) << id.status().ToString();
   }
@@ -287,6 +314,51 @@ class DeviceApiTest : public ::testing::Test {
     auto e = store_->GetEvent(id);
     EXPECT_TRUE(e.ok() && e->has_value()) << "event " << id;
     return e.ok() && e->has_value() ? **e : store::StoredEvent{};
+  }
+
+  // Door D1; Ada (E1001) enrolled with the right for it, Bob (E1002) enrolled without.
+  void AdaWithTheRightBobWithout(int64_t* door) {
+    *door = AddDoor("D1", "Main entrance");
+    const int64_t ada = AddUser("E1001", "Ada", "Lovelace");
+    const int64_t bob = AddUser("E1002", "Bob", "Builder");
+    AddRight(ada, *door);
+    ASSERT_NO_FATAL_FAILURE(Enroll(ada, kAdaEnrolled));
+    ASSERT_NO_FATAL_FAILURE(Enroll(bob, kBob));
+  }
+
+  // The unit's MemoryDenyWriteExecute=yes, applied as systemd applies it (tests/tools/
+  // mdwe_exec.cc): the kernel's PR_SET_MDWE (systemd 254+, Ubuntu 24.04) or systemd 252's
+  // seccomp filter (Debian 12). The wrapper's probe shows a writable+executable mapping is
+  // refused; then the daemon and its libraries (OpenBLAS, dlib, OpenCV, OpenSSL, SQLite) run
+  // the face pipeline under it and decide as without it.
+  void ExpectFaceDecisionsUnderMemoryDenyWriteExecute(bool seccomp) {
+    const std::string mdwe = (BinaryDir() / "tests" / "facegate-test-mdwe").string();
+    std::vector<std::string> wrapper = {mdwe};
+    if (seccomp) wrapper.push_back("--seccomp");
+    std::vector<std::string> probe = wrapper;
+    probe.push_back("--probe");
+    auto probed = RunProcess(probe, daemon_.dir() / "probe.log", std::chrono::seconds(30));
+    ASSERT_TRUE(probed.ok()) << probed.status().ToString();
+    if (!seccomp && probed->exit && probed->exit->code == 2 &&
+        probed->output.find("PR_SET_MDWE") != std::string::npos) {
+      GTEST_SKIP() << "this kernel has no PR_SET_MDWE (Linux 6.3+): " << probed->output;
+    }
+    ASSERT_TRUE(probed->exit && probed->exit->code == 0) << probed->output;
+    EXPECT_THAT(probed->output, HasSubstr("writable+executable mapping refused"));
+
+    EnableFace({{"workers", 2}});
+    ASSERT_NO_FATAL_FAILURE(InitSite());
+    int64_t door = 0;
+    ASSERT_NO_FATAL_FAILURE(AdaWithTheRightBobWithout(&door));
+    const int64_t device = AddDevice("Lobby", door);
+    wrapper.push_back("--");
+    daemon_.launcher() = wrapper;
+    ASSERT_NO_FATAL_FAILURE(StartDaemon());
+    EXPECT_THAT(daemon_.log(), HasSubstr("MemoryDenyWriteExecute on"));
+    Terminal t = Commissioned(device);
+    ExpectDecision(t.Access(Capture(kAdaAtTheDoor, 80)), "grant", "granted");
+    ExpectDecision(t.Access(Capture(kBob, 85)), "deny", "no_access_to_door");
+    ExpectDecision(t.Access(Capture(kStranger, 90)), "deny", "unknown_face");
   }
 
   FacegatedUnderTest daemon_;
@@ -1115,12 +1187,8 @@ TEST_F(DeviceApiTest, FaceDevsimSmokeTenTerminalsTwentyCapturesNoMismatch) {
   SetDevices(
       {{"captures_per_second", 100}, {"capture_budget_ms", 30000}, {"decision_budget_ms", 40000}});
   ASSERT_NO_FATAL_FAILURE(InitSite());
-  const int64_t door = AddDoor("D1", "Main entrance");
-  const int64_t ada = AddUser("E1001", "Ada", "Lovelace");
-  const int64_t bob = AddUser("E1002", "Bob", "Builder");
-  AddRight(ada, door);
-  ASSERT_NO_FATAL_FAILURE(Enroll(ada, kAdaEnrolled));
-  ASSERT_NO_FATAL_FAILURE(Enroll(bob, kBob));
+  int64_t door = 0;
+  ASSERT_NO_FATAL_FAILURE(AdaWithTheRightBobWithout(&door));
   std::vector<int64_t> devices;
   for (int i = 3; i < 13; ++i) devices.push_back(AddDevice("sim-" + std::to_string(i), door));
   ASSERT_NO_FATAL_FAILURE(StartDaemon());
@@ -1177,15 +1245,9 @@ TEST_F(DeviceApiTest, FaceDevsimSmokeTenTerminalsTwentyCapturesNoMismatch) {
   // The codes through the admin API, as an installer's tool gets them: two new devices (sim-1,
   // sim-2), and one that exists (sim-3, commissioned above) gets a new code and is
   // commissioned again.
-  const size_t at = init_output_.find("fgt_");
-  ASSERT_NE(at, std::string::npos) << init_output_;
-  size_t end = at;
-  while (end < init_output_.size() &&
-         (std::isalnum(static_cast<unsigned char>(init_output_[end])) || init_output_[end] == '_' ||
-          init_output_[end] == '-')) {
-    ++end;
-  }
-  WriteFileForTest(dir / "token", init_output_.substr(at, end - at) + "\n");
+  const std::string token = TokenFromInitOutput(init_output_);
+  ASSERT_FALSE(token.empty()) << init_output_;
+  WriteFileForTest(dir / "token", token + "\n");
   auto created = RunProcess({(BinaryDir() / "tools" / "facegate-devsim").string(),
                              "--port",
                              std::to_string(daemon_.device_port()),
@@ -1222,6 +1284,221 @@ TEST_F(DeviceApiTest, FaceDevsimSmokeTenTerminalsTwentyCapturesNoMismatch) {
   auto listed = store_->ListDevices(0, 100);
   ASSERT_TRUE(listed.ok()) << listed.status().ToString();
   EXPECT_EQ(listed->size(), 12u) << "sim-3..12, and the new sim-1 and sim-2";
+}
+
+// facegate-filler makes up a test site's size: templates for the users of a prefix, at the
+// real templates' mean norm, that no real face matches; a prefix nobody has is an error that
+// adds nothing.
+TEST_F(DeviceApiTest, FaceFillerTemplatesHaveTheRealNormAndMatchNoRealFace) {
+  EnableFace({{"workers", 1}});
+  ASSERT_NO_FATAL_FAILURE(InitSite());
+  const int64_t ada = AddUser("E1001", "Ada", "Lovelace");
+  const int64_t bob = AddUser("E1002", "Bob", "Builder");
+  const int64_t f1 = AddUser("F000001", "Generated", "1");
+  const int64_t f2 = AddUser("F000002", "Generated", "2");
+  ASSERT_NO_FATAL_FAILURE(Enroll(ada, kAdaEnrolled));
+  ASSERT_NO_FATAL_FAILURE(Enroll(bob, kBob));
+  const std::filesystem::path filler = BinaryDir() / "tools" / "facegate-filler";
+  const std::filesystem::path dir = daemon_.dir() / "filler";
+  std::filesystem::create_directories(dir);
+
+  // A prefix nobody has: exit 1 naming it, nothing added.
+  auto none = RunProcess({filler.string(), "--config", daemon_.config_path().string(), "--prefix",
+                          "NOBODY", "--templates", "3"},
+                         dir / "none.log", std::chrono::seconds(60));
+  ASSERT_TRUE(none.ok()) << none.status().ToString();
+  EXPECT_TRUE(none->exit && none->exit->code == 1) << none->output;
+  EXPECT_THAT(none->output, HasSubstr("NOBODY"));
+
+  auto run = RunProcess({filler.string(), "--config", daemon_.config_path().string(), "--prefix",
+                         "F", "--templates", "5", "--batch", "2", "--json"},
+                        dir / "run.log", std::chrono::seconds(60));
+  ASSERT_TRUE(run.ok()) << run.status().ToString();
+  ASSERT_TRUE(run->exit && run->exit->code == 0) << run->output;
+  const json out = json::parse(run->output.substr(run->output.find('{')), nullptr, false);
+  ASSERT_TRUE(out.is_object()) << run->output;
+  EXPECT_EQ(out["added"], 5);
+  EXPECT_EQ(out["users"], 2);
+  EXPECT_EQ(out["real_templates"], 2);
+  // Far past the match threshold (0.50): a stranger's distance is about 1.0 already.
+  EXPECT_GT(out.value("min_distance_to_real", 0.0), 1.0) << out.dump();
+
+  auto real = store_->LoadTemplatesOfUser(ada, face::kModelVersion);
+  ASSERT_TRUE(real.ok() && real->size() == 1);
+  double ada_norm = 0;
+  for (float v : real->row(0)) ada_norm += static_cast<double>(v) * v;
+  auto bob_real = store_->LoadTemplatesOfUser(bob, face::kModelVersion);
+  ASSERT_TRUE(bob_real.ok() && bob_real->size() == 1);
+  double bob_norm = 0;
+  for (float v : bob_real->row(0)) bob_norm += static_cast<double>(v) * v;
+  const double mean_norm = (std::sqrt(ada_norm) + std::sqrt(bob_norm)) / 2;
+  EXPECT_NEAR(out.value("norm", 0.0), mean_norm, 1e-4);
+  // Round robin over the prefix's users, each template at that norm.
+  auto first = store_->LoadTemplatesOfUser(f1, face::kModelVersion);
+  auto second = store_->LoadTemplatesOfUser(f2, face::kModelVersion);
+  ASSERT_TRUE(first.ok() && second.ok());
+  EXPECT_EQ(first->size() + second->size(), 5u);
+  EXPECT_GE(std::min(first->size(), second->size()), 2u);
+  for (size_t i = 0; i < first->size(); ++i) {
+    double sq = 0;
+    for (float v : first->row(i)) sq += static_cast<double>(v) * v;
+    EXPECT_NEAR(std::sqrt(sq), mean_norm, 1e-3);
+  }
+}
+
+// facegate-photoset --site writes a whole test site (bench/e2e): enrollment photos, the Space
+// data, and captures each with the decision it must get. A real facegated, given that site,
+// must decide every capture as the set says; a bad --mix is a usage error.
+TEST_F(DeviceApiTest, FacePhotosetSiteIsDecidedAsItSaysByARealDaemon) {
+  EnableFace({{"workers", 2}});
+  SetDevices(
+      {{"captures_per_second", 100}, {"capture_budget_ms", 30000}, {"decision_budget_ms", 40000}});
+  ASSERT_NO_FATAL_FAILURE(InitSite());
+  const std::filesystem::path photoset = BinaryDir() / "tools" / "facegate-photoset";
+  const std::filesystem::path dir = daemon_.dir() / "site";
+
+  auto bad = RunProcess({photoset.string(), "--site", "--models", ModelsDir().string(), "--out",
+                         dir.string(), "--mix", "70,30"},
+                        daemon_.dir() / "bad-mix.log", std::chrono::seconds(60));
+  ASSERT_TRUE(bad.ok()) << bad.status().ToString();
+  EXPECT_TRUE(bad->exit && bad->exit->code == 2) << bad->output;
+  EXPECT_THAT(bad->output, HasSubstr("--mix"));
+  EXPECT_FALSE(std::filesystem::exists(dir / "captures.json")) << "a usage error writes nothing";
+
+  auto made = RunProcess(
+      {photoset.string(), "--site", "--models", ModelsDir().string(), "--out", dir.string(),
+       "--captures", "30", "--mix", "40,30,30", "--seed", "7", "--workers", "2"},
+      daemon_.dir() / "photoset.log", std::chrono::seconds(900));
+  ASSERT_TRUE(made.ok()) << made.status().ToString();
+  ASSERT_TRUE(made->exit && made->exit->code == 0) << made->output;
+  const json summary = json::parse(made->output.substr(made->output.find('{')), nullptr, false);
+  ASSERT_TRUE(summary.is_object()) << made->output;
+  const json& people = summary["people"];
+  const int with_right = people.value("with_right", 0);
+  const int without_right = people.value("without_right", 0);
+  EXPECT_GE(with_right, 2) << summary.dump(2);
+  EXPECT_GE(without_right, 2) << summary.dump(2);
+  EXPECT_GE(people.value("strangers", 0), 2) << summary.dump(2);
+  EXPECT_EQ(summary["identities"], with_right + without_right + people.value("strangers", 0));
+  const json& made_captures = summary["captures"];
+  EXPECT_EQ(made_captures.value("with_right", 0) + made_captures.value("without_right", 0) +
+                made_captures.value("strangers", 0),
+            30)
+      << summary.dump(2);
+
+  // The Space data: the enrolled people (strangers are nobody's), doors D1 and D2.
+  const json space = json::parse(ReadFileForTest(dir / "space.json"), nullptr, false);
+  ASSERT_TRUE(space.is_object() && space["users"].is_array());
+  EXPECT_EQ(space["users"].size(), static_cast<size_t>(with_right + without_right));
+  std::map<std::string, int64_t> doors;
+  for (const auto& d : space["doors"])
+    doors[d["ext_door_id"]] = AddDoor(d["ext_door_id"], d["name"]);
+  ASSERT_EQ(doors.size(), 2u);
+  std::map<std::string, int64_t> users;
+  for (const auto& u : space["users"]) {
+    const std::string ext = u["ext_user_id"];
+    users[ext] = AddUser(ext, u["first_name"], u["last_name"]);
+    for (const auto& d : u["doors"]) AddRight(users[ext], doors.at(d["door"]));
+  }
+  // One enrollment photo per enrolled person (external_id,first_name,last_name,photo,groups).
+  std::stringstream csv(ReadFileForTest(dir / "enroll.csv"));
+  std::string row;
+  std::getline(csv, row);  // the header
+  size_t rows = 0;
+  while (std::getline(csv, row)) {
+    std::vector<std::string> cells;
+    std::stringstream in(row);
+    for (std::string cell; std::getline(in, cell, ',');) cells.push_back(cell);
+    ASSERT_GE(cells.size(), 4u) << row;
+    ASSERT_TRUE(users.count(cells[0])) << "enrolled but not in Space: " << row;
+    ASSERT_NO_FATAL_FAILURE(EnrollPhoto(users[cells[0]], dir / cells[3]));
+    ++rows;
+  }
+  EXPECT_EQ(rows, users.size());
+
+  // The captures: terminal-sized JPEGs, each with the decision it must get at D1.
+  const json captures = json::parse(ReadFileForTest(dir / "captures.json"), nullptr, false);
+  ASSERT_TRUE(captures.is_array());
+  ASSERT_EQ(captures.size(), 30u);
+  std::map<std::string, int> by_reason;
+  for (const auto& c : captures) {
+    const std::string bytes = ReadFileForTest(dir / c["file"].get<std::string>());
+    const cv::Mat image =
+        cv::imdecode(std::vector<uchar>(bytes.begin(), bytes.end()), cv::IMREAD_COLOR);
+    ASSERT_FALSE(image.empty()) << c.dump();
+    EXPECT_EQ(image.cols, 640) << c.dump();
+    EXPECT_EQ(image.rows, 480) << c.dump();
+    by_reason[c["reason"]]++;
+  }
+  EXPECT_EQ(by_reason["granted"], made_captures.value("with_right", -1));
+  EXPECT_EQ(by_reason["no_access_to_door"], made_captures.value("without_right", -1));
+  EXPECT_EQ(by_reason["unknown_face"], made_captures.value("strangers", -1));
+
+  std::vector<int64_t> devices;
+  for (int i = 1; i <= 5; ++i)
+    devices.push_back(AddDevice("site-" + std::to_string(i), doors["D1"]));
+  ASSERT_NO_FATAL_FAILURE(StartDaemon());
+  json codes = json::array();
+  for (int64_t d : devices) codes.push_back(IssueCode(d));
+  WriteFileForTest(daemon_.dir() / "codes.json", codes.dump());
+  auto run = RunProcess(
+      {(BinaryDir() / "tools" / "facegate-devsim").string(), "--port",
+       std::to_string(daemon_.device_port()), "--ca", (daemon_.pki_dir() / "ca.crt").string(),
+       "--codes", (daemon_.dir() / "codes.json").string(), "--captures",
+       (dir / "captures.json").string(), "--shape", "sustained", "--rate", "5", "--duration-s", "8",
+       "--timeout-ms", "60000", "--json", (daemon_.dir() / "report.json").string()},
+      daemon_.dir() / "devsim.log", std::chrono::seconds(300));
+  ASSERT_TRUE(run.ok()) << run.status().ToString();
+  EXPECT_TRUE(run->exit && run->exit->code == 0) << run->output;
+  const json report = json::parse(ReadFileForTest(daemon_.dir() / "report.json"), nullptr, false);
+  ASSERT_TRUE(report.is_object()) << run->output;
+  EXPECT_EQ(report["requests"], 40) << report.dump(2);
+  EXPECT_EQ(report["decided"], 40) << report.dump(2);
+  EXPECT_EQ(report["mismatches"], 0) << report.dump(2);
+  // All three kinds were sent: 40 random picks from 30 captures, at least 9 of each kind.
+  const json& decisions = report["decisions"];
+  EXPECT_GT(decisions.value("grant:granted", 0), 0) << report.dump(2);
+  EXPECT_GT(decisions.value("deny:no_access_to_door", 0), 0) << report.dump(2);
+  EXPECT_GT(decisions.value("deny:unknown_face", 0), 0) << report.dump(2);
+}
+
+// An operator's token the admin API refuses stops facegate-devsim before any terminal starts:
+// exit 2, naming the device it was creating and the 401.
+TEST_F(DeviceApiTest, DevsimWithARefusedAdminTokenExitsTwoNamingTheDeviceAnd401) {
+  ASSERT_NO_FATAL_FAILURE(InitSite());
+  ASSERT_NO_FATAL_FAILURE(StartDaemon());
+  const std::filesystem::path dir = daemon_.dir() / "devsim";
+  std::filesystem::create_directories(dir);
+  WriteFileForTest(dir / "bob.jpg", Capture(kBob, 85));
+  WriteFileForTest(dir / "captures.json",
+                   json::array({{{"file", "bob.jpg"}, {"expect", "deny"}}}).dump());
+  std::string wrong = TokenFromInitOutput(init_output_);
+  ASSERT_FALSE(wrong.empty()) << init_output_;
+  wrong.back() = wrong.back() == 'A' ? 'B' : 'A';  // the right form, not the right token
+  WriteFileForTest(dir / "token", wrong + "\n");
+  auto run = RunProcess(
+      {(BinaryDir() / "tools" / "facegate-devsim").string(), "--port",
+       std::to_string(daemon_.device_port()), "--ca", (daemon_.pki_dir() / "ca.crt").string(),
+       "--admin-port", std::to_string(daemon_.admin_port()), "--token-file",
+       (dir / "token").string(), "--create", "2", "--name-prefix", "sim", "--captures",
+       (dir / "captures.json").string(), "--shape", "burst", "--window-s", "1"},
+      dir / "devsim.log", std::chrono::seconds(120));
+  ASSERT_TRUE(run.ok()) << run.status().ToString();
+  EXPECT_TRUE(run->exit && run->exit->code == 2) << run->output;
+  EXPECT_THAT(run->output, HasSubstr("device sim-1"));
+  EXPECT_THAT(run->output, HasSubstr("401"));
+  auto listed = store_->ListDevices(0, 100);
+  ASSERT_TRUE(listed.ok()) << listed.status().ToString();
+  EXPECT_TRUE(listed->empty()) << "a refused token creates nothing";
+  EXPECT_EQ(Events(), 0);
+}
+
+TEST_F(DeviceApiTest, FaceDecisionsWorkUnderMemoryDenyWriteExecuteWithTheKernelSwitch) {
+  ExpectFaceDecisionsUnderMemoryDenyWriteExecute(/*seccomp=*/false);
+}
+
+TEST_F(DeviceApiTest, FaceDecisionsWorkUnderMemoryDenyWriteExecuteWithTheSeccompFilter) {
+  ExpectFaceDecisionsUnderMemoryDenyWriteExecute(/*seccomp=*/true);
 }
 
 TEST_F(DeviceApiTest, FaceCapturesBeyondTheDeviceRateGet429AndARepeatReusesTheDecision) {
