@@ -2,7 +2,8 @@
 # `cmake --build build --target package`. docs/install.md describes the result.
 #
 #   facegate        facegated, facegatectl, /etc/facegate/facegate.json (a conffile), the
-#                   systemd unit, the ResNet weights in /usr/share/facegate/models (the
+#                   systemd units (the service; the backup service and its timer, off),
+#                   facegate-install-host (scripts/install-host), the ResNet weights in /usr/share/facegate/models (the
 #                   landmark model is Debian's libdlib-data, linked), man pages, docs;
 #                   maintainer scripts in scripts/deb/
 #   facegate-tools  the simulators and test-set tools (devsim, ship-sim, photoset, filler):
@@ -18,7 +19,11 @@ install(TARGETS facegated facegatectl RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR
 install(TARGETS facegate-devsim facegate-ship-sim facegate-photoset facegate-filler
         RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT tools)
 install(FILES config/facegate.json DESTINATION /etc/facegate COMPONENT server)
-install(FILES systemd/facegated.service DESTINATION /lib/systemd/system COMPONENT server)
+install(FILES systemd/facegated.service systemd/facegate-backup.service
+              systemd/facegate-backup.timer
+        DESTINATION /lib/systemd/system COMPONENT server)
+install(PROGRAMS scripts/install-host DESTINATION ${CMAKE_INSTALL_SBINDIR}
+        RENAME facegate-install-host COMPONENT server)
 install(FILES ${FACEGATE_MODEL_FILES} DESTINATION ${CMAKE_INSTALL_DATADIR}/facegate/models
         COMPONENT server OPTIONAL)
 # The landmark model is Debian's (libdlib-data): a link, as scripts/setup makes in models/.
@@ -36,7 +41,9 @@ find_package(Python3 COMPONENTS Interpreter)
 if(Python3_FOUND)
   set(FACEGATE_MAN_PAGES
       "facegated.md:facegated.8:8" "facegatectl.md:facegatectl.8:8"
-      "devsim.md:facegate-devsim.1:1" "ship-sim.md:facegate-ship-sim.1:1")
+      "devsim.md:facegate-devsim.1:1" "ship-sim.md:facegate-ship-sim.1:1"
+      "photoset.md:facegate-photoset.1:1" "filler.md:facegate-filler.1:1"
+      "install-host.md:facegate-install-host.8:8")
   set(man_outputs)
   foreach(entry ${FACEGATE_MAN_PAGES})
     string(REPLACE ":" ";" parts "${entry}")
@@ -55,7 +62,7 @@ if(Python3_FOUND)
       DEPENDS ${PROJECT_SOURCE_DIR}/docs/${source} ${PROJECT_SOURCE_DIR}/tools/md2man/md2man.py
       COMMENT "man page ${page}")
     list(APPEND man_outputs ${out})
-    if(source MATCHES "^(devsim|ship-sim)")
+    if(source MATCHES "^(devsim|ship-sim|photoset|filler)")
       set(component tools)
     else()
       set(component server)

@@ -44,6 +44,8 @@ for f in /usr/bin/facegated /usr/bin/facegatectl /etc/facegate/facegate.json \
   /usr/share/facegate/models/face_recognition_model-weights_manifest.json \
   /usr/share/facegate/models/shape_predictor_68_face_landmarks.dat \
   /usr/share/man/man8/facegated.8.gz /usr/share/man/man8/facegatectl.8.gz \
+  /usr/sbin/facegate-install-host /usr/share/man/man8/facegate-install-host.8.gz \
+  /lib/systemd/system/facegate-backup.service /lib/systemd/system/facegate-backup.timer \
   /usr/share/doc/facegate/facegated.md; do
   grep -qx "$f" "$work/files" || fail "$deb lacks $f"
 done
@@ -52,7 +54,8 @@ if grep -q '/usr/bin/facegate-devsim\|/usr/bin/facegate-ship-sim' "$work/files";
 fi
 dpkg-deb -c "$tools" | awk '{print $6}' | sed 's|^\./|/|' > "$work/tool-files"
 for f in /usr/bin/facegate-devsim /usr/bin/facegate-ship-sim /usr/bin/facegate-photoset \
-  /usr/bin/facegate-filler /usr/share/man/man1/facegate-devsim.1.gz; do
+  /usr/bin/facegate-filler /usr/share/man/man1/facegate-devsim.1.gz \
+  /usr/share/man/man1/facegate-photoset.1.gz /usr/share/man/man1/facegate-filler.1.gz; do
   grep -qx "$f" "$work/tool-files" || fail "$tools lacks $f"
 done
 # Stripped, and the landmark model is Debian's (a link), not a copy.
@@ -95,6 +98,7 @@ getent passwd facegate | grep -q ':/var/lib/facegate:/usr/sbin/nologin$' || fail
 [ "$(stat -c '%U:%G %a' /etc/facegate/facegate.json)" = "root:facegate 640" ] || fail "config mode"
 [ "$(stat -c '%U %a' /var/lib/facegate/keys/template.key)" = "facegate 600" ] || fail "template key"
 [ -s /var/lib/facegate/pki/ca.crt ] || fail "no local CA"
+[ "$(stat -c '%U:%G %a' /var/backups/facegate)" = "facegate:facegate 700" ] || fail "backup dir"
 
 # The unit: valid (its binaries exist now), and its sandbox scored (systemd is not PID 1 on
 # the development machines: the score is systemd-analyze's offline reading of the file).
@@ -108,7 +112,18 @@ if command -v systemd-analyze > /dev/null; then
   [ -n "$score" ] || fail "no systemd-analyze security score"
   awk -v s="$score" 'BEGIN { exit !(s <= 2.0) }' || fail "unit exposure $score > 2.0"
   echo "facegated.service: systemd-analyze security exposure $score"
+  systemd-analyze verify /lib/systemd/system/facegate-backup.timer \
+    /lib/systemd/system/facegate-backup.service > "$work/verify-backup.log" 2>&1 || {
+    cat "$work/verify-backup.log" >&2
+    fail "systemd-analyze verify facegate-backup.timer/.service"
+  }
 fi
+# The host hardening tool, installed: a dry run prints the ruleset and changes nothing.
+/usr/sbin/facegate-install-host --firewall --terminals 192.0.2.0/24 --management 198.51.100.0/24 \
+  --dry-run > "$work/install-host.log" 2>&1 || { cat "$work/install-host.log" >&2; fail "facegate-install-host --dry-run"; }
+grep -q 'ip saddr { 192.0.2.0/24 } tcp dport 443 accept' "$work/install-host.log" ||
+  fail "facegate-install-host: no device-port rule for the terminals"
+[ ! -e /etc/facegate/firewall.nft ] || fail "the dry run wrote the ruleset"
 
 # The installed daemon, as its user, with the installed models, on loopback ports.
 cat > "$work/loopback.json" << 'JSON'
@@ -145,6 +160,11 @@ me="$(curl -s --cacert /var/lib/facegate/pki/ca.crt -H "Authorization: Bearer $t
   "https://127.0.0.1:$port/api/v1/system" || true)"
 case "$me" in *'"version"'*) ;; *) fail "the install's admin token is refused: $me" ;; esac
 [ "$(ps -o user= -p "$daemon_pid")" = facegate ] || fail "the daemon does not run as facegate"
+# What facegate-backup.service runs, as its user into its directory, while the daemon serves.
+setpriv --reuid facegate --regid facegate --init-groups -- /usr/bin/facegatectl store backup \
+  /var/backups/facegate/facegate-test.db --config /etc/facegate/facegate.json \
+  > "$work/backup.log" 2>&1 || { cat "$work/backup.log" >&2; fail "store backup as facegate"; }
+[ "$(stat -c '%U' /var/backups/facegate/facegate-test.db)" = facegate ] || fail "backup owner"
 kill "$daemon_pid"
 wait "$daemon_pid" 2> /dev/null || true
 daemon_pid=""
@@ -155,8 +175,8 @@ dpkg -r facegate > /dev/null
 [ -e /etc/facegate/facegate.json ] || fail "remove deleted the configuration"
 dpkg --purge facegate > /dev/null
 installed=0
-for p in /var/lib/facegate /etc/facegate /usr/bin/facegated /usr/share/facegate \
-  /lib/systemd/system/facegated.service; do
+for p in /var/lib/facegate /etc/facegate /var/backups/facegate /usr/bin/facegated \
+  /usr/share/facegate /lib/systemd/system/facegated.service /usr/sbin/facegate-install-host; do
   [ ! -e "$p" ] || fail "purge left $p"
 done
 getent passwd facegate > /dev/null && fail "purge left the facegate user"
