@@ -26,13 +26,32 @@ install(PROGRAMS scripts/install-host DESTINATION ${CMAKE_INSTALL_SBINDIR}
         RENAME facegate-install-host COMPONENT server)
 install(FILES ${FACEGATE_MODEL_FILES} DESTINATION ${CMAKE_INSTALL_DATADIR}/facegate/models
         COMPONENT server OPTIONAL)
-# The landmark model is Debian's (libdlib-data): a link, as scripts/setup makes in models/.
+# The landmark model is Debian's (libdlib-data): a link, as scripts/setup makes in models/
+# (relative, as Debian policy wants within /usr: ../../dlib/ from share/facegate/models).
 install(CODE "
   set(dir \"\$ENV{DESTDIR}\${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_DATADIR}/facegate/models\")
   file(MAKE_DIRECTORY \"\${dir}\")
-  file(CREATE_LINK /usr/share/dlib/shape_predictor_68_face_landmarks.dat
+  file(CREATE_LINK ../../dlib/shape_predictor_68_face_landmarks.dat
        \"\${dir}/shape_predictor_68_face_landmarks.dat\" SYMBOLIC)"
   COMPONENT server)
+# Debian's copyright file and (a native package's) changelog.gz, for each package.
+set(changelog_gz ${CMAKE_BINARY_DIR}/deb/changelog.gz)
+add_custom_command(
+  OUTPUT ${changelog_gz}
+  COMMAND ${CMAKE_COMMAND} -E make_directory ${CMAKE_BINARY_DIR}/deb
+  COMMAND gzip -9nc ${PROJECT_SOURCE_DIR}/scripts/deb/changelog > ${changelog_gz}
+  DEPENDS ${PROJECT_SOURCE_DIR}/scripts/deb/changelog
+  COMMENT "Debian changelog.gz")
+add_custom_target(facegate_deb_changelog ALL DEPENDS ${changelog_gz})
+foreach(component server tools)
+  if(component STREQUAL server)
+    set(doc ${CMAKE_INSTALL_DATADIR}/doc/facegate)
+  else()
+    set(doc ${CMAKE_INSTALL_DATADIR}/doc/facegate-tools)
+  endif()
+  install(FILES ${PROJECT_SOURCE_DIR}/scripts/deb/copyright ${changelog_gz} DESTINATION ${doc}
+          COMPONENT ${component})
+endforeach()
 install(DIRECTORY docs/ DESTINATION ${CMAKE_INSTALL_DOCDIR} COMPONENT server
         FILES_MATCHING PATTERN "*.md" PATTERN "*.yaml")
 
@@ -94,9 +113,9 @@ set(CPACK_DEBIAN_SERVER_PACKAGE_NAME facegate)
 set(CPACK_DEBIAN_SERVER_PACKAGE_DEPENDS "adduser, libdlib-data")
 set(CPACK_DEBIAN_SERVER_PACKAGE_RECOMMENDS "chrony")
 set(CPACK_DEBIAN_SERVER_DESCRIPTION "on-premises face-recognition access server
-Facegate identifies the person at a door face terminal against the enrolled faces,
-decides grant or deny against their rights for that door, and passes the decision to
-the site's access-control system (Salto Space over SHIP).")
+Facegate identifies the person at a door face terminal against the enrolled
+faces, decides grant or deny against their rights for that door, and passes
+the decision to the site's access-control system (Salto Space over SHIP).")
 set(CPACK_DEBIAN_SERVER_PACKAGE_CONTROL_EXTRA
     ${PROJECT_SOURCE_DIR}/scripts/deb/postinst ${PROJECT_SOURCE_DIR}/scripts/deb/prerm
     ${PROJECT_SOURCE_DIR}/scripts/deb/postrm ${PROJECT_SOURCE_DIR}/scripts/deb/conffiles)
@@ -104,8 +123,8 @@ set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION ON)
 set(CPACK_DEBIAN_TOOLS_PACKAGE_NAME facegate-tools)
 set(CPACK_DEBIAN_TOOLS_PACKAGE_DEPENDS "facegate (= ${PROJECT_VERSION})")
 set(CPACK_DEBIAN_TOOLS_DESCRIPTION "Facegate simulators and test-set tools
-facegate-devsim (door terminals under load), facegate-ship-sim (a Salto Space server
-speaking SHIP), facegate-photoset and facegate-filler (test sites). For trials and load
-tests; never needed in production.")
+facegate-devsim (door terminals under load), facegate-ship-sim (a Salto Space
+server speaking SHIP), facegate-photoset and facegate-filler (test sites).
+For trials and load tests; never needed in production.")
 set(CPACK_DEBIAN_TOOLS_PACKAGE_SECTION utils)
 include(CPack)

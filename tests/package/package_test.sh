@@ -64,9 +64,16 @@ if readelf -S "$work/root/usr/bin/facegated" | grep -q '\.symtab'; then
   fail "facegated is not stripped"
 fi
 [ "$(readlink "$work/root/usr/share/facegate/models/shape_predictor_68_face_landmarks.dat")" = \
-  /usr/share/dlib/shape_predictor_68_face_landmarks.dat ] || fail "landmark model link"
+  ../../dlib/shape_predictor_68_face_landmarks.dat ] || fail "landmark model link"
 zcat "$work/root/usr/share/man/man8/facegated.8.gz" | grep -q '^\.TH "FACEGATED" "8"' ||
   fail "facegated.8 is not a man page"
+
+# Debian's own checks: no error or warning from lintian (policy, man pages, copyright, links).
+if command -v lintian > /dev/null; then
+  lintian --fail-on error,warning \
+    "$deb" "$tools" > "$work/lintian.log" 2>&1 || { cat "$work/lintian.log" >&2; fail "lintian"; }
+  echo "lintian: no errors or warnings"
+fi
 
 # 3. Control fields and maintainer scripts.
 dpkg-deb -f "$deb" Package Depends Section > "$work/control"

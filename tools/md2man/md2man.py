@@ -18,11 +18,19 @@ def escape(text):
     return re.sub(r"^([.'])", r"\\&\1", text)
 
 
+def breakable(code):
+    """A long code span (an XML or JSON example) may break after , > } or / (troff's \\:,
+    a break point that prints nothing), so narrow table cells can hold it."""
+    if len(code) <= 30:
+        return code
+    return re.sub(r"([,>}/])(?=.)", r"\1\\:", code)
+
+
 def inline(text):
     text = re.sub(r"\[([^\]]+)\]\([^)]+\)", r"\1", text)  # links: their text
     text = escape(text)
     text = re.sub(r"\*\*([^*]+)\*\*", r"\\fB\1\\fR", text)
-    text = re.sub(r"`([^`]+)`", r"\\fB\1\\fR", text)
+    text = re.sub(r"`([^`]+)`", lambda m: "\\fB" + breakable(m.group(1)) + "\\fR", text)
     text = re.sub(r"(?<![\w*])\*([^*\s][^*]*)\*(?![\w*])", r"\\fI\1\\fR", text)
     return text.replace("—", "\\(em").replace("–", "\\(en")
 
@@ -49,6 +57,15 @@ def convert(lines, date, version):
         raise SystemExit("md2man: the first line must be '# name(N)', got %r" % first)
     name, section = m.group(1), m.group(2)
     out = ['.TH "%s" "%s" "%s" "Facegate %s" "Facegate"' % (name.upper(), section, date, version)]
+    # Left-aligned, not justified: long code spans (XML, JSON, options) in narrow columns
+    # would leave justified lines that troff cannot adjust.
+    out.append(".ad l")
+    # "# name(N): what it is" without a "## NAME" section of its own: the NAME line whatis and
+    # apropos read ("name \- what it is") comes from the title.
+    title = re.match(r"#\s+[\w.-]+\(\d\):\s*(.+)", first)
+    if title and not any(re.match(r"##\s+NAME\s*$", l) for l in lines):
+        out += [".SH NAME", "%s \\- %s" % (escape(name), escape(title.group(1).strip())),
+                ".SH DESCRIPTION"]
     i = 1
     while i < len(lines):
         line = lines[i].rstrip("\n")
