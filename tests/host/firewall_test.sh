@@ -176,6 +176,20 @@ in_srv "$script" --time --terminals 10.213.0.0/27 --root "$work/root" || fail "-
 chrony="$work/root/etc/chrony/conf.d/facegate.conf"
 grep -qx "allow 10.213.0.0/27" "$chrony" || fail "chrony does not serve the terminals"
 grep -qx "server time.cloudflare.com iburst" "$chrony" || fail "chrony has no upstream"
+# chrony itself reads the drop-in: the installed chronyd, or the one of Debian's package
+# (downloaded and unpacked here, never installed: it would start and set this machine's clock).
+chronyd="$(command -v chronyd || true)"
+if [ -z "$chronyd" ] && command -v apt-get > /dev/null; then
+  mkdir -p "$work/chrony"
+  if (cd "$work/chrony" && timeout 120 apt-get download -q chrony > /dev/null 2>&1); then
+    dpkg-deb -x "$work"/chrony/chrony_*.deb "$work/chrony/root" && chronyd="$work/chrony/root/usr/sbin/chronyd"
+  fi
+fi
+if [ -n "$chronyd" ] && [ -x "$chronyd" ]; then
+  "$chronyd" -p -f "$chrony" > "$work/chrony.log" 2>&1 || { cat "$work/chrony.log" >&2; fail "chronyd rejects the drop-in"; }
+else
+  echo "note: no chronyd here (nor Debian's package): the drop-in's syntax was not checked by chrony"
+fi
 in_srv "$script" --undo --time --root "$work/root" || fail "--undo --time failed"
 [ ! -e "$chrony" ] || fail "chrony's drop-in is still there"
 
