@@ -173,6 +173,11 @@ site = json.load(open(os.path.join(out, "site.json")))
 print(f"machine: {machine}; site: {people} people, {templates} templates "
       f"({site['people']['with_right']} real people with the right, {site['people']['without_right']} without, "
       f"{site['people']['strangers']} strangers held out; the rest filler)")
+filler = os.path.join(out, "filler.json")
+if os.path.exists(filler):
+    fl = json.load(open(filler))
+    print(f"filler: {fl['added']} random templates (facegate-filler) at the real templates' mean norm "
+          f"{fl['norm']:.3f}, nearest real template {fl['min_distance_to_real']:.3f} away: no real face matches them")
 print()
 print("| run | requests | decided | 503 | errors | mismatches | p50 ms | p99 ms | max ms | decisions/s | server CPU % | peak RSS MiB |")
 print("|---|---|---|---|---|---|---|---|---|---|---|---|")
