@@ -69,5 +69,6 @@ fi
 installed_ok || die "install finished but node_modules does not match package-lock.json"
 
 # Smoke test: the wasm backend loads from node_modules.
+# shellcheck disable=SC2016  # a JavaScript template string: ${...} is for node, not the shell
 node -e 'require("./peer").initBackend().then((i) => console.log(`bench/peer: installed (tfjs ${require("@tensorflow/tfjs").version.tfjs}, face-api ${require("@vladmandic/face-api/package.json").version}, backend ${i.backend}, simd ${i.simd})`)).catch((e) => { console.error(e.message); process.exit(1); })' \
   || die "installed, but the tfjs wasm backend does not start"
