@@ -17,6 +17,7 @@ set(FACEGATE_MODEL_FILES
 install(TARGETS facegated facegatectl RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
         COMPONENT server)
 install(TARGETS facegate-devsim facegate-ship-sim facegate-photoset facegate-filler
+                facegate-faultproxy
         RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT tools)
 install(FILES config/facegate.json DESTINATION /etc/facegate COMPONENT server)
 install(FILES systemd/facegated.service systemd/facegate-backup.service
@@ -62,6 +63,7 @@ if(Python3_FOUND)
       "facegated.md:facegated.8:8" "facegatectl.md:facegatectl.8:8"
       "devsim.md:facegate-devsim.1:1" "ship-sim.md:facegate-ship-sim.1:1"
       "photoset.md:facegate-photoset.1:1" "filler.md:facegate-filler.1:1"
+      "faultproxy.md:facegate-faultproxy.1:1"
       "install-host.md:facegate-install-host.8:8")
   set(man_outputs)
   foreach(entry ${FACEGATE_MAN_PAGES})
@@ -81,7 +83,7 @@ if(Python3_FOUND)
       DEPENDS ${PROJECT_SOURCE_DIR}/docs/${source} ${PROJECT_SOURCE_DIR}/tools/md2man/md2man.py
       COMMENT "man page ${page}")
     list(APPEND man_outputs ${out})
-    if(source MATCHES "^(devsim|ship-sim|photoset|filler)")
+    if(source MATCHES "^(devsim|ship-sim|photoset|filler|faultproxy)")
       set(component tools)
     else()
       set(component server)

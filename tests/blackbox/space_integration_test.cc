@@ -1,16 +1,21 @@
 // Black-box: the Salto Space integration of the real facegated against the SHIP simulator
 // (both separate processes, real TLS on loopback). The integration's status follows what
 // Space does (no_status, unauthorized, connected, disconnected and back), and the sync puts
-// Space's users in the daemon's store, read-only in the admin API.
+// Space's users in the daemon's store, read-only in the admin API. Behind a fault proxy
+// (tools/faultproxy) on the link, a peer that resets, hangs or cuts its answers short is
+// "disconnected" with a reason, and the integration recovers when the link does.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstdio>
 #include <functional>
 #include <string>
 #include <thread>
+#include <utility>
 
 #include "blackbox/admin_fixture.h"
+#include "faultproxy/fault_proxy.h"
 #include "testing/ship_sim_process.h"
 #include "testing/tls_client.h"
 
@@ -173,6 +178,48 @@ TEST_F(SpaceIntegrationTest, StatusFollowsSpaceAndTheSyncLandsInTheStore) {
   ASSERT_EQ(r.status, 200) << Describe(r);
   WaitForStatus("no_status");
   EXPECT_EQ(admin_->Get("/api/v1/users?source=ship").json["items"].size(), 2u);
+}
+
+// Space reached through a fault proxy: a reset, a peer that hangs (each probe times out
+// at request_timeout_ms) and answers cut short each make the integration "disconnected"
+// with its reason, the daemon keeps serving, and every time the link heals it is
+// "connected" again without anyone touching it.
+TEST_F(SpaceIntegrationTest, AFaultyLinkToSpaceIsDisconnectedWithAReasonAndRecovers) {
+  SimProcess sim(kData, kSpaceKey);
+  faultproxy::FaultProxy link("127.0.0.1", sim.https_port());
+  ASSERT_TRUE(link.Start().ok());
+  StartDaemon();
+  const std::string url = "https://127.0.0.1:" + std::to_string(link.port()) + "/";
+  json settings = {{"url", url},
+                   {"api_key", kSpaceKey},
+                   {"pin_sha256", sim.fingerprint()},
+                   {"probe_interval_s", 1},
+                   {"request_timeout_ms", 1000},
+                   {"sync_interval_s", 3600}};
+  ApiReply r =
+      admin_->Put("/api/v1/integrations/space", {{"enabled", true}, {"settings", settings}});
+  ASSERT_EQ(r.status, 200) << Describe(r);
+  WaitForStatus("connected");
+
+  // Each fault with the words its reason must have: what happened, not just "failed" (a
+  // reset seen on a kept-alive connection reads as the server closing it).
+  const std::pair<const char*, ::testing::Matcher<std::string>> faults[] = {
+      {"reset", ::testing::AnyOf(HasSubstr("reset"), HasSubstr("closed the connection"))},
+      {"blackhole", HasSubstr("deadline")},
+      {"truncate 60", HasSubstr("truncated")}};
+  for (const auto& [fault, reason] : faults) {
+    SCOPED_TRACE(fault);
+    link.SetFault(*faultproxy::ParseFault(fault));
+    link.ResetAll();  // the client's kept-alive connection goes too
+    const json down = WaitForStatus("disconnected");
+    EXPECT_THAT(down.value("last_error", ""), reason) << down.dump();
+    std::printf("fault %s: %s\n", fault, down.value("last_error", "").c_str());  // for the log
+    ApiReply health = admin_->Get("/healthz");
+    EXPECT_EQ(health.status, 200) << "the daemon keeps serving: " << Describe(health);
+    link.SetFault({});
+    WaitForStatus("connected");
+  }
+  EXPECT_GT(link.counts().connections, 3u);
 }
 
 }  // namespace
