@@ -12,6 +12,7 @@
 #include <regex>
 #include <string>
 
+#include "blackbox/demo_faces.h"
 #include "blackbox/facegated_fixture.h"
 #include "facegate/core/version.h"
 #include "facegate/net/pki.h"
@@ -205,6 +206,12 @@ TEST(DaemonCliTest, ACpuWithoutAvx2IsRefusedUnlessAllowedAndThenRunsTheScalarKer
   EXPECT_FALSE(std::filesystem::exists(daemon.ports_file())) << "nothing was served";
 
   daemon.config()["server"]["allow_no_avx2"] = true;
+  const bool face = std::filesystem::exists(ModelsDir() / "shape_predictor_68_face_landmarks.dat");
+  if (face) {
+    // With the face engine the gallery starts too, and its search runs the portable kernels.
+    daemon.config()["face"] = {
+        {"enabled", true}, {"models_dir", ModelsDir().string()}, {"workers", 1}};
+  }
   ASSERT_TRUE(daemon.Start().ok()) << daemon.log();
   auto client = daemon.Connect(daemon.admin_port());
   ASSERT_TRUE(client.ok()) << client.status().ToString();
@@ -216,6 +223,10 @@ TEST(DaemonCliTest, ACpuWithoutAvx2IsRefusedUnlessAllowedAndThenRunsTheScalarKer
   for (const auto& w : report["warnings"]) warned |= w["name"] == "no_avx2";
   EXPECT_TRUE(warned) << ready->body;
   EXPECT_THAT(daemon.log(), HasSubstr("avx2_fma=no"));
+  if (face) {
+    EXPECT_THAT(report["checks"]["gallery"].value("detail", ""), HasSubstr("simd=scalar"))
+        << ready->body;
+  }
 }
 
 }  // namespace
