@@ -25,6 +25,10 @@
 
 namespace facegate::admin::internal {
 
+// Longest external id and display name the admin API accepts (users, doors, groups, ...).
+inline constexpr size_t kMaxExternalId = 128;
+inline constexpr size_t kMaxName = 256;
+
 using json = nlohmann::json;
 using net::http::status;
 using store::AdminRole;

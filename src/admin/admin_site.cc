@@ -16,8 +16,6 @@
 namespace facegate::admin::internal {
 namespace {
 
-constexpr size_t kMaxExternalId = 128;
-constexpr size_t kMaxName = 256;
 constexpr size_t kMaxCalendar = 64;
 
 std::string Quoted(std::string_view s) { return "'" + std::string(s) + "'"; }

@@ -55,9 +55,6 @@ json EventJson(const store::StoredEvent& s) {
 
 namespace {
 
-constexpr size_t kMaxExternalId = 128;
-constexpr size_t kMaxName = 256;
-
 // Reads the user fields present in `body` into `u`; `creating` requires external_id.
 void ReadUserFields(const json& body, bool creating, store::User* u, FieldErrors* e) {
   if (creating) {

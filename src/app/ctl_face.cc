@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "ctl_common.h"
 #include "facegate/core/config.h"
 #include "facegate/core/files.h"
 #include "facegate/face/face_engine.h"
@@ -19,8 +20,10 @@
 namespace facegate::app {
 namespace {
 
-constexpr int kOk = 0, kFailure = 1, kUsage = 2;
-constexpr int kHelpShown = -1;  // ParseArgs: --help printed, exit 0
+using ctl::kFailure;
+using ctl::kHelpShown;
+using ctl::kOk;
+using ctl::kUsage;
 
 constexpr const char* kFaceHelp =
     "Usage: facegatectl face COMMAND [ARGS]\n"

@@ -28,6 +28,7 @@
 #include <string_view>
 #include <vector>
 
+#include "ctl_common.h"
 #include "facegate/core/clock.h"
 #include "facegate/core/status.h"
 #include "facegate/daemon/options.h"
@@ -39,8 +40,10 @@
 namespace facegate::app {
 namespace {
 
-constexpr int kOk = 0, kFailure = 1, kUsage = 2;
-constexpr int kHelpShown = -1;  // ParseArgs: --help printed, exit 0
+using ctl::kFailure;
+using ctl::kHelpShown;
+using ctl::kOk;
+using ctl::kUsage;
 
 constexpr const char* kDefaultConfig = "/etc/facegate/facegate.json";
 

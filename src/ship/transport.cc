@@ -36,7 +36,7 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 namespace ssl = asio::ssl;
 using tcp = asio::ip::tcp;
-using Clock = std::chrono::steady_clock;
+using SteadyClock = std::chrono::steady_clock;
 
 std::string Hex(const unsigned char* data, size_t n) {
   static const char kHex[] = "0123456789ABCDEF";
@@ -186,7 +186,7 @@ class TransportImpl final : public Transport {
 
   std::string Describe() const override { return origin_; }
 
-  Result<std::string> Exchange(std::string_view xml, Clock::time_point deadline) override {
+  Result<std::string> Exchange(std::string_view xml, SteadyClock::time_point deadline) override {
     for (int attempt = 0;; ++attempt) {
       std::unique_ptr<Connection> conn = TakeIdle();
       const bool reused = conn != nullptr;
@@ -211,7 +211,7 @@ class TransportImpl final : public Transport {
       }
       conn->Close();
       // An idle connection the server had closed: nothing reached it, so one new try.
-      if (reused && stale && attempt == 0 && Clock::now() < deadline) continue;
+      if (reused && stale && attempt == 0 && SteadyClock::now() < deadline) continue;
       return r.status();
     }
   }
@@ -249,9 +249,9 @@ class TransportImpl final : public Transport {
                                std::string(doing));
   }
 
-  Result<std::unique_ptr<Connection>> Connect(Clock::time_point deadline) {
+  Result<std::unique_ptr<Connection>> Connect(SteadyClock::time_point deadline) {
     auto conn = std::make_unique<Connection>();
-    const auto connect_deadline = std::min(deadline, Clock::now() + options_.connect_timeout);
+    const auto connect_deadline = std::min(deadline, SteadyClock::now() + options_.connect_timeout);
     net::Lookup lookup = net::LookUp(conn->ioc, options_.host, options_.port, connect_deadline);
     if (lookup.timed_out) return Timeout("looking up " + options_.host);
     if (lookup.error) {
@@ -319,8 +319,8 @@ class TransportImpl final : public Transport {
     return conn;
   }
 
-  Result<std::string> HttpExchange(Connection& c, std::string_view xml, Clock::time_point deadline,
-                                   bool* stale, bool* keep) {
+  Result<std::string> HttpExchange(Connection& c, std::string_view xml,
+                                   SteadyClock::time_point deadline, bool* stale, bool* keep) {
     http::request<http::string_body> req{http::verb::post, options_.path, 11};
     req.set(http::field::host, host_header_);
     req.set(http::field::user_agent, "facegate/" + std::string(Version()));
@@ -383,8 +383,8 @@ class TransportImpl final : public Transport {
     return std::move(res.body());
   }
 
-  Result<std::string> StpExchange(Connection& c, std::string_view xml, Clock::time_point deadline,
-                                  bool* stale) {
+  Result<std::string> StpExchange(Connection& c, std::string_view xml,
+                                  SteadyClock::time_point deadline, bool* stale) {
     char head[48];
     std::snprintf(head, sizeof head, "STP/%02d/%zu/", options_.stp_version % 100, xml.size());
     const std::vector<asio::const_buffer> frame = {asio::buffer(head, std::strlen(head)),

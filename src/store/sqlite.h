@@ -30,6 +30,11 @@ namespace facegate::store::internal {
 // The message is "<what>: <SQLite's message>".
 Status SqliteError(sqlite3* db, int rc, std::string_view what);
 
+// The bytes of `s`, for BindBlob (hashes kept in std::string).
+inline std::span<const uint8_t> BlobOf(std::string_view s) {
+  return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
+}
+
 class Stmt {
  public:
   Stmt() = default;

@@ -33,10 +33,6 @@ constexpr size_t kTokenHashBytes = 32;
 
 int ClampLimit(int limit) { return std::clamp(limit, 1, kMaxPageSize); }
 
-std::span<const uint8_t> Bytes(std::string_view s) {
-  return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
-}
-
 // Runs a SELECT and calls `read(stmt)` for every row; stops at the first error `read` returns.
 template <typename ReadRow>
 Status ForEachRow(Stmt& stmt, ReadRow read) {
@@ -202,7 +198,7 @@ Result<std::optional<AdminToken>> StoreImpl::FindActiveAdminToken(std::string_vi
       db_->Prepare("SELECT " + std::string(kAdminTokenColumns) +
                    " FROM admin_tokens WHERE token_hash = ? AND revoked_at_ms IS NULL");
   if (!s.ok()) return s.status();
-  s->BindBlob(1, Bytes(token_sha256));
+  s->BindBlob(1, BlobOf(token_sha256));
   Result<bool> row = s->Step();
   if (!row.ok()) return row.status();
   if (!*row) return std::optional<AdminToken>();

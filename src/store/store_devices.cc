@@ -50,10 +50,6 @@ namespace {
 constexpr size_t kMaxSerialHexLength = 48;
 constexpr size_t kMaxCommandNameLength = 64;
 
-std::span<const uint8_t> Bytes(std::string_view s) {
-  return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
-}
-
 // Upper-case, so that a serial printed by any tool (BN_bn2hex, openssl x509 -serial, a
 // lower-case log line) finds the same row. Empty when it is not hex.
 std::string NormalizeSerial(std::string_view serial) {
@@ -354,7 +350,7 @@ Result<int64_t> StoreImpl::CreateCommissioningCode(const NewCommissioningCode& c
       "VALUES (?, ?, ?, ?)");
   if (!insert.ok()) return insert.status();
   Status st = insert->Bind(1, code.device_id)
-                  .BindBlob(2, Bytes(code.code_hash))
+                  .BindBlob(2, BlobOf(code.code_hash))
                   .Bind(3, now)
                   .Bind(4, ToMs(code.expires_at))
                   .Run();
@@ -384,7 +380,7 @@ Result<RedeemedCommissioningCode> StoreImpl::RedeemCommissioningCode(std::string
         "SELECT code_id, device_id, expires_at_ms, used_at_ms FROM commissioning_codes "
         "WHERE code_hash = ?");
     if (!s.ok()) return s.status();
-    s->BindBlob(1, Bytes(code_hash));
+    s->BindBlob(1, BlobOf(code_hash));
     Result<bool> row = s->Step();
     if (!row.ok()) return row.status();
     if (!*row) return Status::NotFound("unknown commissioning code");

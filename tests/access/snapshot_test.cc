@@ -13,8 +13,8 @@ namespace {
 
 namespace chr = std::chrono;
 
-const chr::year_month_day kMonday{chr::year(2026), chr::December, chr::day(21)};
-const chr::year_month_day kFriday25{chr::year(2026), chr::December, chr::day(25)};
+const chr::year_month_day kSnapshotMonday{chr::year(2026), chr::December, chr::day(21)};
+const chr::year_month_day kSnapshotHoliday{chr::year(2026), chr::December, chr::day(25)};
 
 TEST(BuildSnapshot, CopiesTheModel) {
   store::AccessModelData data;
@@ -42,9 +42,9 @@ TEST(BuildSnapshot, CopiesTheModel) {
   ASSERT_TRUE(snapshot.ok()) << snapshot.status().ToString();
   EXPECT_EQ((*snapshot)->user_count(), 1u);
   EXPECT_EQ((*snapshot)->right_count(), 1u);
-  EXPECT_TRUE((*snapshot)->ScheduleAllows(2, MakeLocalTime(kMonday, 480)));
-  EXPECT_FALSE((*snapshot)->ScheduleAllows(2, MakeLocalTime(kFriday25, 540)));
-  EXPECT_TRUE((*snapshot)->ScheduleAllows(2, MakeLocalTime(kFriday25, 600)));
+  EXPECT_TRUE((*snapshot)->ScheduleAllows(2, MakeLocalTime(kSnapshotMonday, 480)));
+  EXPECT_FALSE((*snapshot)->ScheduleAllows(2, MakeLocalTime(kSnapshotHoliday, 540)));
+  EXPECT_TRUE((*snapshot)->ScheduleAllows(2, MakeLocalTime(kSnapshotHoliday, 600)));
 
   data.holidays[0].local_date = "2026-02-30";
   auto bad = BuildSnapshot(data);
@@ -83,7 +83,7 @@ TEST(LoadSnapshot, FromARealStoreToADecision) {
     return Decide(**snapshot, {.user_id = user,
                                .door_id = *door_id,
                                .now = now,
-                               .local = MakeLocalTime(kMonday, minute)});
+                               .local = MakeLocalTime(kSnapshotMonday, minute)});
   };
   AccessDecision granted = decide(*alice_id, 600, clock.Now());
   EXPECT_TRUE(granted.granted);

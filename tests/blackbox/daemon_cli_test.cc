@@ -23,12 +23,6 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
 
-mode_t ModeOf(const std::filesystem::path& path) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) return static_cast<mode_t>(-1);
-  return st.st_mode & 07777;
-}
-
 TEST(DaemonCliTest, InitCreatesTheDataDirAndExitsWithoutServing) {
   FacegatedUnderTest daemon;
   daemon.WriteConfig();

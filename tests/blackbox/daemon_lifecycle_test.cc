@@ -20,12 +20,6 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-mode_t ModeOf(const std::filesystem::path& path) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) return static_cast<mode_t>(-1);
-  return st.st_mode & 07777;
-}
-
 // GET `target` on a fresh verified connection.
 Result<HttpReply> Get(const FacegatedUnderTest& daemon, uint16_t port, const std::string& target) {
   auto client = daemon.Connect(port);

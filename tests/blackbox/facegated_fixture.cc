@@ -1,6 +1,7 @@
 #include "blackbox/facegated_fixture.h"
 
 #include <signal.h>
+#include <sys/stat.h>
 
 #include <fstream>
 #include <sstream>
@@ -37,6 +38,12 @@ std::string ReadFileForTest(const std::filesystem::path& path) {
   std::ostringstream out;
   out << in.rdbuf();
   return out.str();
+}
+
+mode_t ModeOf(const std::filesystem::path& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return static_cast<mode_t>(-1);
+  return st.st_mode & 07777;
 }
 
 FacegatedUnderTest::FacegatedUnderTest() {

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <signal.h>
+#include <sys/types.h>
 
 #include <chrono>
 #include <cstdint>
@@ -40,6 +41,8 @@ bool PollUntil(const std::function<bool()>& done, std::chrono::milliseconds time
 // Writes `text` to `path` at once (write to path.new, then rename), as an admin's tool would.
 void WriteFileForTest(const std::filesystem::path& path, const std::string& text);
 std::string ReadFileForTest(const std::filesystem::path& path);
+// The permission bits of `path` (07777 mask), or (mode_t)-1 when it cannot be stat'ed.
+mode_t ModeOf(const std::filesystem::path& path);
 
 class FacegatedUnderTest {
  public:

@@ -18,7 +18,7 @@ using test::TestServer;
 using ::testing::HasSubstr;
 using TlsClientOptions = facegate::testing::TlsClientOptions;
 
-constexpr char kHandshakeFailures[] = "facegate_tls_handshake_failures_total";
+constexpr char kTlsHandshakeFailuresMetric[] = "facegate_tls_handshake_failures_total";
 constexpr char kDevice[] = "listener=\"device\"";
 
 class TlsTest : public ::testing::Test {
@@ -73,7 +73,7 @@ class TlsTest : public ::testing::Test {
     return reply->body;
   }
 
-  double HandshakeFailures() const { return server_->Metric(kHandshakeFailures, kDevice); }
+  double HandshakeFailures() const { return server_->Metric(kTlsHandshakeFailuresMetric, kDevice); }
 
   TestCa ca_;
   TestCa other_ca_;
