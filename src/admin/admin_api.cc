@@ -24,6 +24,9 @@ void ParseAdminApiOptions(ConfigSection& s, AdminApiOptions* o) {
   s.Get("import_max_rows", &o->import_max_rows, 1, 1000);
   s.Get("enroll_timeout_ms", &o->enroll_timeout_ms, 1000, 600000);
   s.Get("keep_photos", &o->keep_photos);
+  s.Get("session_idle_minutes", &o->session_idle_minutes, 1, 24 * 60);
+  s.Get("session_max_hours", &o->session_max_hours, 1, 24 * 7);
+  s.Get("console_dir", &o->console_dir);
 }
 
 namespace internal {
@@ -324,6 +327,9 @@ AdminApiImpl::AdminApiImpl(const AdminApiOptions& options, AdminApiContext conte
                                   "Admin API requests refused with 401 (no or a bad token)");
     forbidden_ = m->GetCounter("facegate_admin_forbidden_total",
                                "Admin API requests refused with 403 (role too low)");
+    csrf_refused_ =
+        m->GetCounter("facegate_admin_csrf_refused_total",
+                      "Console session changes refused with 403 (no or a wrong X-CSRF-Token)");
     metrics_ = m;
   }
 }
@@ -335,27 +341,36 @@ std::optional<Principal> AdminApiImpl::Authenticate(const net::RequestContext& c
                                                     std::string* why) {
   auto header = ctx.message[net::http::field::authorization];
   constexpr std::string_view kBearer = "Bearer ";
+  std::optional<ConsoleSession> session;
+  std::string token_hash;
   if (header.empty()) {
-    *why = "missing Authorization: Bearer <token> header";
-    return std::nullopt;
-  }
-  if (header.size() <= kBearer.size() ||
-      !std::equal(kBearer.begin(), kBearer.end(), header.begin(),
-                  [](char a, char b) { return std::tolower(a) == std::tolower(b); })) {
+    if (SessionCookieValue(ctx.message).empty()) {
+      *why = "missing Authorization: Bearer <token> header";
+      return std::nullopt;
+    }
+    session = FindSession(ctx.message, why);
+    if (!session) return std::nullopt;
+    token_hash = session->token_hash;
+  } else if (header.size() <= kBearer.size() ||
+             !std::equal(kBearer.begin(), kBearer.end(), header.begin(),
+                         [](char a, char b) { return std::tolower(a) == std::tolower(b); })) {
     *why = "the Authorization header is not a bearer token";
     return std::nullopt;
+  } else {
+    token_hash = HashAdminToken(
+        std::string_view(header.data() + kBearer.size(), header.size() - kBearer.size()));
   }
-  std::string_view token(header.data() + kBearer.size(), header.size() - kBearer.size());
-  auto found = store().FindActiveAdminToken(HashAdminToken(token));
+  auto found = store().FindActiveAdminToken(token_hash);
   if (!found.ok()) {
     *why = "tokens cannot be checked now: " + found.status().message();
     return std::nullopt;
   }
   if (!*found) {
-    *why = "unknown or revoked token";
+    *why = session ? "the console session's token was revoked: sign in with another"
+                   : "unknown or revoked token";
     return std::nullopt;
   }
-  Principal p{(*found)->id, (*found)->name, (*found)->role};
+  Principal p{(*found)->id, (*found)->name, (*found)->role, std::move(session)};
   const auto now = clock().Monotonic();
   bool touch = false;
   {
@@ -399,6 +414,7 @@ void AdminApiImpl::Send(const Call& call, const RouteSpec& spec, const net::Resp
   net::HttpResponse res{reply.http, call.ctx->message.version()};
   res.set(net::http::field::content_type, reply.content_type);
   res.set(net::http::field::cache_control, "no-store");
+  res.set("X-Content-Type-Options", "nosniff");
   for (auto& [name, value] : reply.headers) res.set(name, value);
   res.keep_alive(call.ctx->message.keep_alive());
   res.body() = reply.raw ? std::move(*reply.raw) : reply.body.dump() + "\n";
@@ -412,6 +428,7 @@ void AdminApiImpl::SendStream(Call& call, const RouteSpec& spec, const net::Resp
   net::HttpResponse head{reply.http, call.ctx->message.version()};
   head.set(net::http::field::content_type, reply.content_type);
   head.set(net::http::field::cache_control, "no-store");
+  head.set("X-Content-Type-Options", "nosniff");
   for (auto& [name, value] : reply.headers) head.set(name, value);
   head.keep_alive(call.ctx->message.keep_alive());
   std::unique_ptr<net::ChunkedWriter> out = respond.Stream(std::move(head));
@@ -444,6 +461,15 @@ void AdminApiImpl::SendStream(Call& call, const RouteSpec& spec, const net::Resp
   Audit(call, spec, "failed", reply.http);
 }
 
+Reply AdminApiImpl::RunHandler(const RouteSpec& spec, HandlerFn fn, Call& call) {
+  try {
+    return (this->*fn)(call);
+  } catch (const std::exception& e) {  // a bug: answer 500, keep serving
+    spdlog::error("admin API {}: {}", spec.action, e.what());
+    return ErrorReply(status::internal_server_error, "internal", "internal error");
+  }
+}
+
 void AdminApiImpl::Dispatch(const RouteSpec& spec, HandlerFn fn,
                             std::shared_ptr<net::RequestContext> ctx, net::Responder respond) {
   Call call;
@@ -452,6 +478,14 @@ void AdminApiImpl::Dispatch(const RouteSpec& spec, HandlerFn fn,
   for (const auto& p : call.ctx->path_params) call.params.push_back(PercentDecode(p, false));
   if (!call.params.empty()) call.target = call.params.front();
 
+  if (!spec.authenticated) {
+    Reply reply = RunHandler(spec, fn, call);
+    const bool ok = static_cast<int>(reply.http) < 400;
+    Audit(call, spec, ok ? "ok" : (static_cast<int>(reply.http) < 500 ? "denied" : "failed"),
+          reply.http);
+    Send(call, spec, respond, std::move(reply));
+    return;
+  }
   std::string why;
   auto who = Authenticate(*call.ctx, &why);
   if (!who) {
@@ -465,6 +499,16 @@ void AdminApiImpl::Dispatch(const RouteSpec& spec, HandlerFn fn,
     return;
   }
   call.who = *who;
+  if (!CsrfOk(call)) {
+    if (csrf_refused_) csrf_refused_->Increment();
+    spdlog::warn("admin API: 403 {} {} from {}: console session request without its CSRF token",
+                 spec.action, call.ctx->message.target(), call.ctx->remote_address);
+    Audit(call, spec, "denied", status::forbidden);
+    Send(call, spec, respond,
+         ErrorReply(status::forbidden, "csrf",
+                    "a console session's changes must carry its X-CSRF-Token header"));
+    return;
+  }
   if (static_cast<int>(who->role) < static_cast<int>(spec.role)) {
     if (forbidden_) forbidden_->Increment();
     Audit(call, spec, "denied", status::forbidden);
@@ -475,13 +519,7 @@ void AdminApiImpl::Dispatch(const RouteSpec& spec, HandlerFn fn,
                         std::string(store::AdminRoleName(who->role))));
     return;
   }
-  Reply reply;
-  try {
-    reply = (this->*fn)(call);
-  } catch (const std::exception& e) {  // a bug: answer 500, keep serving
-    spdlog::error("admin API {}: {}", spec.action, e.what());
-    reply = ErrorReply(status::internal_server_error, "internal", "internal error");
-  }
+  Reply reply = RunHandler(spec, fn, call);
   if (reply.stream && static_cast<int>(reply.http) < 300) {
     SendStream(call, spec, respond, std::move(reply));
     return;
@@ -599,8 +637,15 @@ void AdminApiImpl::AddRoutes(net::Router& router) {
        &AdminApiImpl::ResetSpaceKey},
 
       {{V::post, "/api/v1/import", "import.batch", R::kOperator, true}, &AdminApiImpl::ImportBatch},
+
+      {{V::post, "/api/v1/session", "session.create", R::kViewer, true, /*authenticated=*/false},
+       &AdminApiImpl::CreateSession},
+      {{V::get, "/api/v1/session", "session.read", R::kViewer, false}, &AdminApiImpl::GetSession},
+      {{V::delete_, "/api/v1/session", "session.delete", R::kViewer, true},
+       &AdminApiImpl::DeleteSession},
   };
   AddShipRoute(router);
+  AddConsoleRoutes(router);
   std::weak_ptr<AdminApiImpl> weak = weak_from_this();
   for (const Entry& e : kRoutes) {
     const Entry* entry = &e;
@@ -628,6 +673,7 @@ void AdminApiImpl::AddRoutes(net::Router& router) {
 }
 
 void AdminApiImpl::Tick() {
+  ExpireSessions();
   const auto now = clock().Monotonic();
   if (now < next_purge_) return;
   next_purge_ = now + std::chrono::hours(1);

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <atomic>
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <memory>
@@ -33,13 +34,27 @@ using json = nlohmann::json;
 using net::http::status;
 using store::AdminRole;
 
-// Who is calling: the token that authenticated the request.
+// A web console session (admin_session.cc): what the session cookie stands for.
+struct ConsoleSession {
+  std::string token_hash;  // the admin token's SHA-256, checked against the store each request
+  std::string csrf;        // the X-CSRF-Token every unsafe request must carry
+  Clock::MonoTime created{};
+  Clock::MonoTime last_used{};
+};
+
+// Who is calling: the token that authenticated the request, directly (a bearer token) or
+// through a console session.
 struct Principal {
   int64_t token_id = 0;
   std::string name;
   AdminRole role = AdminRole::kViewer;
+  std::optional<ConsoleSession> session;
   std::string Actor() const { return "token:" + name; }
 };
+
+// The console session cookie's value in `request`, or "".
+std::string SessionCookieValue(const net::HttpRequest& request);
+bool ConstantTimeEqual(std::string_view a, std::string_view b);
 
 // What a handler answers. A JSON body by default; `raw` with `content_type` for CSV.
 struct Reply {
@@ -121,6 +136,26 @@ std::optional<int64_t> ParseInt64(std::string_view s);
 // %XX escapes; '+' is a space in query strings only.
 std::string PercentDecode(std::string_view s, bool plus_is_space);
 
+// The built web console, read into memory (admin_console.cc).
+struct ConsoleFile {
+  std::string body;
+  std::string content_type;
+  std::string etag;
+};
+class ConsoleFiles {
+ public:
+  // index.html and every plainly named file in assets/; an error when index.html is missing.
+  static Result<ConsoleFiles> Load(const std::filesystem::path& dir);
+  // "index.html", "assets/index-3f2a.js"; null when there is none.
+  const ConsoleFile* Find(std::string_view name) const;
+  size_t size() const { return files_.size(); }
+
+ private:
+  std::map<std::string, ConsoleFile, std::less<>> files_;
+};
+// Content-Security-Policy and the other headers every console page carries.
+void SetConsoleSecurityHeaders(net::HttpResponse& res);
+
 // A route's contract: its name (metrics, audit action), the least role, whether it is audited
 // when it succeeds (changes are; reads of personal data such as exports too).
 struct RouteSpec {
@@ -129,6 +164,8 @@ struct RouteSpec {
   const char* action;
   AdminRole role;
   bool audit;
+  // False for the one route that authenticates by its body (console sign-in).
+  bool authenticated = true;
 };
 
 class AdminApiImpl;
@@ -206,10 +243,17 @@ class AdminApiImpl final : public AdminApi, public std::enable_shared_from_this<
   // POST /api/v1/ship: Space's calls, authenticated by the SHIP key (admin_ship.cc).
   net::HttpResponse InboundShip(const net::RequestContext& ctx);
   void AddShipRoute(net::Router& router);
+  // GET / and /assets/{name}: the web console, when admin.console_dir holds it.
+  void AddConsoleRoutes(net::Router& router);
   Reply ResetSpaceKey(Call& c);
 
   // --- admin_import.cc
   Reply ImportBatch(Call& c);
+
+  // --- admin_session.cc
+  Reply CreateSession(Call& c);
+  Reply GetSession(Call& c);
+  Reply DeleteSession(Call& c);
 
   // --- shared by the resource files
   store::Store& store() { return *ctx_.store; }
@@ -237,10 +281,18 @@ class AdminApiImpl final : public AdminApi, public std::enable_shared_from_this<
  private:
   void Dispatch(const RouteSpec& spec, HandlerFn fn, std::shared_ptr<net::RequestContext> ctx,
                 net::Responder respond);
+  // The handler's reply; an exception (a bug) is logged and answered 500.
+  Reply RunHandler(const RouteSpec& spec, HandlerFn fn, Call& call);
   std::optional<Principal> Authenticate(const net::RequestContext& ctx, std::string* why);
   void Audit(const Call& call, const RouteSpec& spec, std::string_view outcome, status http);
   void SendStream(Call& call, const RouteSpec& spec, const net::Responder& respond, Reply reply);
   void Send(const Call& call, const RouteSpec& spec, const net::Responder& respond, Reply reply);
+  // The live session the request's cookie names (its idle time restarted), or none and why.
+  std::optional<ConsoleSession> FindSession(const net::HttpRequest& request, std::string* why);
+  void ExpireSessions();
+  json SessionJson(const Principal& who, const ConsoleSession& s) const;
+  // Unsafe methods on a console session carry its CSRF token (bearer calls need none).
+  bool CsrfOk(const Call& call) const;
 
   const AdminApiOptions options_;
   AdminApiContext ctx_;
@@ -252,7 +304,11 @@ class AdminApiImpl final : public AdminApi, public std::enable_shared_from_this<
   Clock::MonoTime next_purge_{};
   // Import batches check for duplicates and write one at a time (embedding stays parallel).
   std::mutex import_mu_;
+  std::mutex sessions_mu_;
+  // Keyed by the SHA-256 of the cookie value: the table holds no usable cookie.
+  std::unordered_map<std::string, ConsoleSession> sessions_;  // GUARDED_BY(sessions_mu_)
   Counter* unauthorized_ = nullptr;
+  Counter* csrf_refused_ = nullptr;
   Counter* forbidden_ = nullptr;
   MetricsRegistry* metrics_ = nullptr;
 };

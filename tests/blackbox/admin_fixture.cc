@@ -8,7 +8,7 @@ namespace facegate::testing {
 
 ApiReply AdminClient::Call(const std::string& method, const std::string& target,
                            const std::string& body, const std::string& content_type) {
-  std::map<std::string, std::string> headers;
+  std::map<std::string, std::string> headers = extra_headers_;
   if (!token_.empty()) headers["Authorization"] = "Bearer " + token_;
   if (!content_type.empty()) headers["Content-Type"] = content_type;
   ApiReply out;

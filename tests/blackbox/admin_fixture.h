@@ -46,10 +46,19 @@ class AdminClient {
   }
   const std::string& token() const { return token_; }
   void set_token(std::string token) { token_ = std::move(token); }
+  // Sent with every request from now on (a browser's Cookie, X-CSRF-Token); "" removes it.
+  void set_header(const std::string& name, std::string value) {
+    if (value.empty()) {
+      extra_headers_.erase(name);
+    } else {
+      extra_headers_[name] = std::move(value);
+    }
+  }
 
  private:
   const FacegatedUnderTest* daemon_;
   std::string token_;  // "" sends no Authorization header
+  std::map<std::string, std::string> extra_headers_;
   std::unique_ptr<TlsClient> connection_;
 };
 

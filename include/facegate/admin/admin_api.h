@@ -53,6 +53,13 @@ struct AdminApiOptions {
   // Keep the photo each template was enrolled from (encrypted like the templates; erased
   // with them). Off by default: a template is all recognition needs.
   bool keep_photos = false;
+  // Web console sessions: signed out after this long without a request, and this long after
+  // signing in whatever happens.
+  int session_idle_minutes = 30;
+  int session_max_hours = 12;
+  // The built web console (index.html, assets/), served at / on the admin listener; "" or a
+  // directory without index.html: no console.
+  std::string console_dir = "/usr/share/facegate/web";
 };
 
 void ParseAdminApiOptions(ConfigSection& section, AdminApiOptions* options);
