@@ -9,6 +9,11 @@ function(facegate_warnings target)
   # With -fsanitize at -O1, GCC's uninitialised-use analysis reports std::regex and
   # std::function internals (GCC documents false positives with sanitizers).
   target_compile_options(${target} PRIVATE $<$<CONFIG:Sanitize>:-Wno-maybe-uninitialized>)
+  # -Wsubobject-linkage is about types defined in headers; in a unity batch every source is an
+  # included file, so a class holding a type of its own file's anonymous namespace is reported.
+  if(CMAKE_UNITY_BUILD)
+    target_compile_options(${target} PRIVATE -Wno-subobject-linkage)
+  endif()
   if(FACEGATE_WERROR)
     target_compile_options(${target} PRIVATE -Werror)
   endif()
