@@ -46,7 +46,7 @@ for f in /usr/bin/facegated /usr/bin/facegatectl /etc/facegate/facegate.json \
   /usr/share/man/man8/facegated.8.gz /usr/share/man/man8/facegatectl.8.gz \
   /usr/sbin/facegate-install-host /usr/share/man/man8/facegate-install-host.8.gz \
   /lib/systemd/system/facegate-backup.service /lib/systemd/system/facegate-backup.timer \
-  /usr/share/doc/facegate/facegated.md; do
+  /usr/share/doc/facegate/facegated.md /usr/share/facegate/web/index.html; do
   grep -qx "$f" "$work/files" || fail "$deb lacks $f"
 done
 if grep -q '/usr/bin/facegate-devsim\|/usr/bin/facegate-ship-sim' "$work/files"; then
@@ -166,6 +166,9 @@ case "$ready" in *'"status":"ready"'*) ;; *) cat "$work/daemon.log" >&2; fail "r
 me="$(curl -s --cacert /var/lib/facegate/pki/ca.crt -H "Authorization: Bearer $token" \
   "https://127.0.0.1:$port/api/v1/system" || true)"
 case "$me" in *'"version"'*) ;; *) fail "the install's admin token is refused: $me" ;; esac
+# The installed web console, from its default place (admin.console_dir).
+page="$(curl -s --cacert /var/lib/facegate/pki/ca.crt "https://127.0.0.1:$port/" || true)"
+case "$page" in *'/assets/'*) ;; *) fail "the web console is not served: $page" ;; esac
 [ "$(ps -o user= -p "$daemon_pid")" = facegate ] || fail "the daemon does not run as facegate"
 # What facegate-backup.service runs, as its user into its directory, while the daemon serves.
 setpriv --reuid facegate --regid facegate --init-groups -- /usr/bin/facegatectl store backup \
