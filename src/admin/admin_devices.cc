@@ -334,6 +334,14 @@ std::optional<Reply> ReadEventFilter(store::Store& s, const Call& c, store::Even
     }
   }
   f->reason = c.Query("reason").value_or("");
+  if (auto v = c.Query("after"); v && !v->empty()) {
+    auto id = ParseInt64(*v);
+    if (!id || *id < 0) {
+      e.Add("after", "expected a decimal event id");
+    } else {
+      f->after_id = *id;
+    }
+  }
   if (!e.empty()) return e.ToReply();
   f->before_id = page->cursor;
   f->limit = page->limit;

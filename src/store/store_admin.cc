@@ -723,6 +723,7 @@ Result<PurgeReport> StoreImpl::PurgeExpired(std::optional<WallTime> events_befor
 Result<std::vector<StoredEvent>> StoreImpl::ListEvents(const EventFilter& f) {
   Conditions where;
   if (f.before_id > 0) where.Add("event_id < ?", f.before_id);
+  if (f.after_id > 0) where.Add("event_id > ?", f.after_id);
   if (f.from) where.Add("occurred_at_ms >= ?", ToMs(*f.from));
   if (f.until) where.Add("occurred_at_ms < ?", ToMs(*f.until));
   if (f.door_id) where.Add("door_id = ?", *f.door_id);

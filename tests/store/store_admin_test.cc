@@ -827,6 +827,18 @@ TEST_F(StoreAdminTest, EventsPageNewestFirstByCursor) {
   EXPECT_THAT(EventIds(clamp), ElementsAre(ids[6]));
 }
 
+TEST_F(StoreAdminTest, EventsAfterAnIdAreWhatIsNewAndPageWithTheCursor) {
+  std::vector<int64_t> ids;
+  for (int i = 0; i < 6; ++i) ids.push_back(AddEvent({}));
+  EXPECT_THAT(EventIds({.after_id = ids[3]}), ElementsAre(ids[5], ids[4]));
+  EXPECT_THAT(EventIds({.after_id = ids[5]}), ::testing::IsEmpty());
+  // More new events than a page: the newest page, then the cursor down to the seen id.
+  EventFilter f{.before_id = 0, .after_id = ids[0], .limit = 3};
+  EXPECT_THAT(EventIds(f), ElementsAre(ids[5], ids[4], ids[3]));
+  f.before_id = ids[3];
+  EXPECT_THAT(EventIds(f), ElementsAre(ids[2], ids[1]));
+}
+
 TEST_F(StoreAdminTest, EventFiltersAreAnded) {
   const int64_t front = AddDoor("D1");
   const int64_t back = AddDoor("D2");

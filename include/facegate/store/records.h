@@ -179,7 +179,8 @@ struct AuditFilter {
   int limit = 100;  // clamped to 1..1000
 };
 
-// Access events, newest first; before_id is the paging cursor as for AuditFilter.
+// Access events, newest first; before_id is the paging cursor as for AuditFilter, after_id
+// keeps only the events newer than one already seen (a live view asking for what is new).
 struct EventFilter {
   std::optional<WallTime> from;   // time >= from
   std::optional<WallTime> until;  // time < until
@@ -189,6 +190,7 @@ struct EventFilter {
   std::optional<std::string> decision;  // "grant" or "deny"
   std::string reason;                   // exact, "" any
   int64_t before_id = 0;
+  int64_t after_id = 0;
   int limit = 100;  // clamped to 1..1000
 };
 
