@@ -182,6 +182,80 @@ function startSim(site, key, port) {
   });
 }
 
+// Every form control has an accessible name (a <label>, aria-label or aria-labelledby), every
+// button has text or a name, and images have alternatives: checked on each page shown.
+async function checkAccessibleNames(page, where) {
+  const unnamed = await page.evaluate(() => {
+    const name = (e) =>
+      (e.labels && e.labels.length > 0) || e.getAttribute('aria-label') || e.getAttribute('aria-labelledby') ||
+      e.getAttribute('title');
+    const visible = (e) => !!(e.offsetWidth || e.offsetHeight || e.getClientRects().length);
+    const out = [];
+    for (const e of document.querySelectorAll('input:not([type=hidden]), select, textarea')) {
+      if (visible(e) && !name(e)) out.push(`${e.tagName.toLowerCase()}#${e.id || '?'}`);
+    }
+    for (const b of document.querySelectorAll('button, a[href]')) {
+      if (visible(b) && !b.textContent.trim() && !b.getAttribute('aria-label')) out.push(`${b.tagName.toLowerCase()}: ${b.outerHTML.slice(0, 80)}`);
+    }
+    for (const i of document.querySelectorAll('img, svg[role=img]')) {
+      if (visible(i) && !i.getAttribute('alt') && !i.getAttribute('aria-label') && !i.getAttribute('aria-labelledby')) out.push(`image: ${i.outerHTML.slice(0, 80)}`);
+    }
+    return out;
+  });
+  assert.deepEqual(unnamed, [], `${where}: controls without an accessible name`);
+}
+
+// WCAG 2.1 contrast of the text on the page: at least 4.5:1 (3:1 for large text), against the
+// first opaque background behind it.
+async function checkContrast(page, where) {
+  const low = await page.evaluate(() => {
+    const rgba = (s) => {
+      const m = s.match(/rgba?\(([^)]+)\)/);
+      if (!m) return null;
+      const [r, g, b, a = 1] = m[1].split(/[ ,/]+/).filter(Boolean).map(Number);
+      return { r, g, b, a };
+    };
+    const lum = ({ r, g, b }) => {
+      const c = [r, g, b].map((v) => {
+        v /= 255;
+        return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
+      });
+      return 0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2];
+    };
+    const background = (e) => {
+      for (let n = e; n; n = n.parentElement) {
+        const c = rgba(getComputedStyle(n).backgroundColor);
+        if (c && c.a >= 0.99) return c;
+        if (getComputedStyle(n).backgroundImage !== 'none') return null;  // not computable
+      }
+      return { r: 255, g: 255, b: 255, a: 1 };
+    };
+    const out = [];
+    const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+    const seen = new Set();
+    for (let t = walker.nextNode(); t; t = walker.nextNode()) {
+      const e = t.parentElement;
+      if (!e || seen.has(e) || !t.textContent.trim()) continue;
+      seen.add(e);
+      if (!(e.offsetWidth || e.offsetHeight)) continue;
+      const s = getComputedStyle(e);
+      if (s.visibility === 'hidden' || Number(s.opacity) === 0) continue;
+      const fg = rgba(s.color);
+      const bg = background(e);
+      if (!fg || !bg) continue;
+      const [l1, l2] = [lum(fg), lum(bg)].sort((a, b) => b - a);
+      const ratio = (l1 + 0.05) / (l2 + 0.05);
+      const size = parseFloat(s.fontSize);
+      const large = size >= 24 || (size >= 18.66 && Number(s.fontWeight) >= 700);
+      if (ratio < (large ? 3 : 4.5) && !e.closest('[disabled], [aria-disabled=true]')) {
+        out.push(`${ratio.toFixed(2)}:1 "${t.textContent.trim().slice(0, 40)}" (${s.color} on ${JSON.stringify(bg)})`);
+      }
+    }
+    return out;
+  });
+  assert.deepEqual(low, [], `${where}: text below the WCAG AA contrast`);
+}
+
 async function main() {
   fs.mkdirSync(artifacts, { recursive: true });
   log('making the test site (facegate-photoset)');
@@ -219,7 +293,12 @@ async function main() {
   });
   page.setDefaultTimeout(timeoutMs);
   const tid = (id) => page.getByTestId(id);
-  const shot = (name) => page.screenshot({ path: path.join(artifacts, `${name}.png`), fullPage: true });
+  // Each page shown: a screenshot, and the accessibility checks.
+  const shot = async (name) => {
+    await page.screenshot({ path: path.join(artifacts, `${name}.png`), fullPage: true });
+    await checkAccessibleNames(page, name);
+    await checkContrast(page, name);
+  };
   const origin = `https://127.0.0.1:${d.ports.admin}`;
 
   try {
@@ -234,6 +313,16 @@ async function main() {
     await tid('signin-submit').click();
     await tid('session-name').waitFor();
     assert.equal(await tid('session-role').innerText().then((t) => t.trim().toLowerCase()), 'admin');
+    // The keyboard alone reaches the navigation and opens a page.
+    await page.locator('body').focus();
+    let reached = false;
+    for (let i = 0; i < 15 && !reached; i++) {
+      await page.keyboard.press('Tab');
+      reached = await page.evaluate(() => document.activeElement?.getAttribute('data-testid') === 'nav-devices');
+    }
+    assert.ok(reached, 'Tab reaches the Devices link');
+    await page.keyboard.press('Enter');
+    await tid('page-devices').waitFor();
     const cookies = await context.cookies();
     const session = cookies.find((c) => c.name === '__Host-facegate-session');
     assert.ok(session && session.httpOnly && session.secure && session.sameSite === 'Strict', JSON.stringify(cookies));
@@ -252,6 +341,13 @@ async function main() {
     await tid('quality-report').waitFor();
     await tid('face-row').first().waitFor();
     await shot('02-people-enrolled');
+    // Delete that face (confirmed), then enroll another photo for the erasure below.
+    await tid('face-delete').first().click();
+    await tid('face-delete-dialog-confirm').click();
+    await tid('faces-empty').waitFor();
+    await tid('enroll-photo').setInputFiles(path.join(site, 'enroll', 'P02.jpg'));
+    await tid('enroll-submit').click();
+    await tid('face-row').first().waitFor({ timeout: 120000 });
     await tid('person-erase').click();
     const summary = await tid('person-erase-summary').innerText();
     assert.match(summary, /E9001/);
@@ -360,6 +456,18 @@ async function main() {
     await tid('nav-devices').click();
     await waitFor('the device shown online', async () => /online/i.test(await tid('device-row').first().innerText()));
     await shot('10-devices');
+    // Queue a command for its next heartbeat, then revoke it.
+    await tid('device-command').first().click();
+    await tid('command-type').selectOption('identify');
+    await tid('command-submit').click();
+    await tid('device-command-queued').waitFor();
+    await tid('device-command-dialog-close').click();
+    await tid('device-revoke').first().click();
+    await tid('device-revoke-dialog-confirm').click();
+    await waitFor('the device revoked', async () => {
+      const dev = await admin('GET', '/api/v1/devices/door-1');
+      return dev.status === 200 && dev.json.status === 'decommissioned';
+    });
 
     // --- System, and the tablet width
     log('system');

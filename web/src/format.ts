@@ -52,3 +52,8 @@ export function personName(u: { first_name: string; last_name: string; external_
   const name = `${u.first_name} ${u.last_name}`.trim();
   return name || u.external_id;
 }
+
+// A door as a list shows it: its name and external id, or the external id alone.
+export function doorName(d: { name: string; external_id: string }): string {
+  return d.name ? `${d.name} (${d.external_id})` : d.external_id;
+}

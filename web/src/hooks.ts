@@ -1,4 +1,5 @@
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
+import { ApiError, fieldsUnder } from './api';
 
 export interface Loaded<T> {
   data: T | undefined;
@@ -73,4 +74,39 @@ export function useId(prefix: string): string {
   const ref = useRef<string>('');
   if (!ref.current) ref.current = `${prefix}-${++idCounter}`;
   return ref.current;
+}
+
+// A form that checks what it can in the page, then sends one request: the page's problems
+// (`local`, by field), the server's refusal (`error`, and its field problems under
+// `fieldPrefix`, e.g. "settings."), and whether the request is in flight.
+export function useFormRequest(fieldPrefix = '') {
+  const [local, setLocal] = useState<Record<string, string>>({});
+  const [error, setError] = useState<unknown>(undefined);
+  const [busy, setBusy] = useState(false);
+  const fields = error instanceof ApiError ? fieldsUnder(error.fields, fieldPrefix) : {};
+  const problem = (k: string): string | undefined => local[k] ?? fields[k];
+
+  const reset = () => {
+    setLocal({});
+    setError(undefined);
+  };
+
+  // Shows the page's problems and sends nothing if there are any; otherwise runs the request
+  // and answers its result, or null when it was refused (the refusal is kept in `error`).
+  const run = async <T>(problems: Record<string, string>, request: () => Promise<T>): Promise<T | null> => {
+    setLocal(problems);
+    if (Object.keys(problems).length) return null;
+    setBusy(true);
+    setError(undefined);
+    try {
+      return await request();
+    } catch (e) {
+      setError(e);
+      return null;
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return { local, setLocal, error, setError, busy, fields, problem, reset, run };
 }

@@ -2,7 +2,7 @@
 // shown there.
 import type { ComponentChildren } from 'preact';
 import { useState } from 'preact/hooks';
-import { Dialog } from './Dialog';
+import { Dialog, DialogActions } from './Dialog';
 import { ErrorNote } from './ErrorNote';
 
 export interface ConfirmDialogProps {
@@ -42,19 +42,15 @@ export function ConfirmDialog(p: ConfirmDialogProps) {
       <form onSubmit={confirm}>
         <div class="confirm-text">{p.children}</div>
         <ErrorNote error={error} />
-        <div class="actions">
-          <button type="button" class="button secondary" onClick={close} disabled={busy} autofocus>
-            Cancel
-          </button>
-          <button
-            type="submit"
-            class={p.danger ? 'button danger' : 'button primary'}
-            disabled={busy}
-            data-testid={p.testid ? `${p.testid}-confirm` : undefined}
-          >
-            {busy ? 'Working…' : p.confirmLabel}
-          </button>
-        </div>
+        <DialogActions
+          onCancel={close}
+          busy={busy}
+          busyLabel="Working…"
+          submitLabel={p.confirmLabel}
+          danger={p.danger}
+          cancelAutofocus
+          submitTestid={p.testid ? `${p.testid}-confirm` : undefined}
+        />
       </form>
     </Dialog>
   );

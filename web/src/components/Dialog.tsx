@@ -94,3 +94,35 @@ export function Dialog({ open, title, onClose, children, testid, wide, busy }: D
     </dialog>
   );
 }
+
+export interface DialogActionsProps {
+  onCancel: () => void;
+  submitLabel: string;
+  // A request in flight: both buttons are disabled and the submit button says busyLabel.
+  busy?: boolean;
+  busyLabel?: string;
+  submitDisabled?: boolean;
+  danger?: boolean;
+  // Focus starts on Cancel (a confirmation of what cannot be undone).
+  cancelAutofocus?: boolean;
+  submitTestid?: string;
+}
+
+// The Cancel and submit buttons at the foot of a dialog's form.
+export function DialogActions(p: DialogActionsProps) {
+  return (
+    <div class="actions">
+      <button type="button" class="button secondary" onClick={p.onCancel} disabled={p.busy} autofocus={p.cancelAutofocus}>
+        Cancel
+      </button>
+      <button
+        type="submit"
+        class={p.danger ? 'button danger' : 'button primary'}
+        disabled={p.busy || p.submitDisabled}
+        data-testid={p.submitTestid}
+      >
+        {p.busy ? p.busyLabel : p.submitLabel}
+      </button>
+    </div>
+  );
+}

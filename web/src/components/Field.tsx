@@ -6,6 +6,36 @@ function describedBy(id: string, hint?: ComponentChildren, error?: string): stri
   return ids.length ? ids.join(' ') : undefined;
 }
 
+// The hint and the problem under a control, named by its aria-describedby.
+function FieldNotes({ id, hint, error }: { id: string; hint?: ComponentChildren; error?: string }) {
+  return (
+    <>
+      {hint && (
+        <p class="hint" id={`${id}-hint`}>
+          {hint}
+        </p>
+      )}
+      {error && (
+        <p class="field-error" id={`${id}-error`} data-testid={`${id}-error`}>
+          {error}
+        </p>
+      )}
+    </>
+  );
+}
+
+// The attributes every labelled control of a Field has: its id and name, whether it is invalid,
+// the hint and problem that describe it, and its test id.
+function controlAttrs(id: string, hint: ComponentChildren | undefined, error: string | undefined, testid: string | undefined) {
+  return {
+    id,
+    name: id,
+    'aria-invalid': error ? ('true' as const) : undefined,
+    'aria-describedby': describedBy(id, hint, error),
+    'data-testid': testid ?? id,
+  };
+}
+
 interface FieldShellProps {
   id: string;
   label: ComponentChildren;
@@ -24,16 +54,7 @@ export function Field({ id, label, hint, error, required, children, class: cls }
         {required && <span class="required"> (required)</span>}
       </label>
       {children}
-      {hint && (
-        <p class="hint" id={`${id}-hint`}>
-          {hint}
-        </p>
-      )}
-      {error && (
-        <p class="field-error" id={`${id}-error`} data-testid={`${id}-error`}>
-          {error}
-        </p>
-      )}
+      <FieldNotes id={id} hint={hint} error={error} />
     </div>
   );
 }
@@ -55,16 +76,12 @@ export function TextField({ id, label, value, onValue, hint, error, required, te
   return (
     <Field id={id} label={label} hint={hint} error={error} required={required}>
       <input
-        id={id}
-        name={id}
         type="text"
         {...rest}
+        {...controlAttrs(id, hint, error, testid)}
         value={value}
         required={required}
-        aria-invalid={error ? 'true' : undefined}
-        aria-describedby={describedBy(id, hint, error)}
         onInput={(e) => onValue((e.currentTarget as HTMLInputElement).value)}
-        data-testid={testid ?? id}
       />
     </Field>
   );
@@ -87,15 +104,11 @@ export function SelectField({ id, label, value, onValue, options, hint, error, r
   return (
     <Field id={id} label={label} hint={hint} error={error} required={required}>
       <select
-        id={id}
-        name={id}
+        {...controlAttrs(id, hint, error, testid)}
         value={value}
         disabled={disabled}
         required={required}
-        aria-invalid={error ? 'true' : undefined}
-        aria-describedby={describedBy(id, hint, error)}
         onChange={(e) => onValue((e.currentTarget as HTMLSelectElement).value)}
-        data-testid={testid ?? id}
       >
         {options.map((o) => (
           <option key={o.value} value={o.value}>
@@ -104,6 +117,30 @@ export function SelectField({ id, label, value, onValue, options, hint, error, r
         ))}
       </select>
     </Field>
+  );
+}
+
+export interface SelectOrTextFieldProps {
+  id: string;
+  // The choices, or undefined when the list is not there (not read yet, or refused): then the
+  // value is typed instead.
+  options: { value: string; label: string }[] | undefined;
+  label: ComponentChildren;
+  textLabel: ComponentChildren;
+  value: string;
+  onValue: (v: string) => void;
+  hint?: ComponentChildren;
+  textHint?: ComponentChildren;
+  error?: string;
+}
+
+// A choice from a list read from the server (doors, devices), or a text input when that list
+// is missing.
+export function SelectOrTextField({ options, label, textLabel, hint, textHint, ...common }: SelectOrTextFieldProps) {
+  return options ? (
+    <SelectField {...common} label={label} options={options} hint={hint} />
+  ) : (
+    <TextField {...common} label={textLabel} hint={textHint} />
   );
 }
 
@@ -136,16 +173,7 @@ export function Switch({ id, label, checked, onChecked, hint, error, disabled, t
         data-testid={testid ?? id}
       />
       <label for={id}>{label}</label>
-      {hint && (
-        <p class="hint" id={`${id}-hint`}>
-          {hint}
-        </p>
-      )}
-      {error && (
-        <p class="field-error" id={`${id}-error`} data-testid={`${id}-error`}>
-          {error}
-        </p>
-      )}
+      <FieldNotes id={id} hint={hint} error={error} />
     </div>
   );
 }
@@ -166,16 +194,12 @@ export function FileField({ id, label, accept, onFile, hint, error, required, te
   return (
     <Field id={id} label={label} hint={hint} error={error} required={required}>
       <input
-        id={id}
-        name={id}
+        {...controlAttrs(id, hint, error, testid)}
         type="file"
         accept={accept}
         required={required}
         disabled={disabled}
-        aria-invalid={error ? 'true' : undefined}
-        aria-describedby={describedBy(id, hint, error)}
         onChange={(e) => onFile((e.currentTarget as HTMLInputElement).files?.[0] ?? null)}
-        data-testid={testid ?? id}
       />
     </Field>
   );

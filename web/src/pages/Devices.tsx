@@ -1,16 +1,19 @@
 // Door terminals: their state, adding one (its commissioning code and QR code), a new code,
 // commands for the next heartbeat, disabling, revoking and deleting.
+import type { ComponentChildren } from 'preact';
 import { useState } from 'preact/hooks';
-import { api, ApiError } from '../api';
+import { api } from '../api';
 import { ConfirmDialog } from '../components/ConfirmDialog';
 import { CopyButton } from '../components/CopyButton';
-import { Dialog } from '../components/Dialog';
+import { ACTIONS_COLUMN, DataTable } from '../components/DataTable';
+import { Dialog, DialogActions } from '../components/Dialog';
 import { ErrorNote } from '../components/ErrorNote';
-import { Field, SelectField, TextField } from '../components/Field';
+import { Field, SelectField, SelectOrTextField, TextField } from '../components/Field';
 import { QrCode } from '../components/QrCode';
 import { Badge } from '../components/StatusBadge';
-import { formatAgo, formatTime } from '../format';
-import { useInterval, useLoad } from '../hooks';
+import { StatusNote } from '../components/StatusNote';
+import { doorName, formatAgo, formatTime } from '../format';
+import { useFormRequest, useInterval, useLoad } from '../hooks';
 import {
   type CommissioningCode,
   type Device,
@@ -103,11 +106,7 @@ export function DevicesPage() {
       </div>
       <ErrorNote error={devices.error} testid="devices-error" />
       <ErrorNote error={rowError} testid="device-action-error" />
-      {notice && (
-        <p class="note note-ok" role="status" data-testid="device-notice">
-          {notice}
-        </p>
-      )}
+      {notice && <StatusNote testid="device-notice">{notice}</StatusNote>}
       {devices.loading && !devices.data && <p role="status">Loading…</p>}
       {devices.data && list.length === 0 && (
         <p class="empty" data-testid="devices-empty">
@@ -115,69 +114,54 @@ export function DevicesPage() {
         </p>
       )}
       {list.length > 0 && (
-        <div class="table-wrap">
-          <table class="table" data-testid="device-table">
-            <caption class="visually-hidden">Door terminals</caption>
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Online</th>
-                <th scope="col">Status</th>
-                <th scope="col">Door</th>
-                <th scope="col">Firmware</th>
-                <th scope="col">Last seen</th>
-                <th scope="col">Certificate until</th>
-                <th scope="col">
-                  <span class="visually-hidden">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {list.map((d) => (
-                <tr key={d.id} data-testid="device-row" data-device={d.name}>
-                  <th scope="row" class="nowrap" data-testid="device-name">
-                    {d.name}
-                  </th>
-                  <td>
-                    <Badge tone={d.online ? 'ok' : 'none'} text={d.online ? 'Online' : 'Offline'} testid="device-online" />
-                  </td>
-                  <td data-testid="device-status">{STATUS_TEXT[d.status] ?? d.status}</td>
-                  <td class="nowrap" data-testid="device-door">{d.door ?? <span class="muted">no door</span>}</td>
-                  <td data-testid="device-firmware">{d.firmware || <span class="muted">—</span>}</td>
-                  <td data-testid="device-last-seen">
-                    {d.last_seen_at ? <time dateTime={d.last_seen_at} title={formatTime(d.last_seen_at)}>{formatAgo(d.last_seen_at)}</time> : <span class="muted">never</span>}
-                  </td>
-                  <td>{d.certificate?.not_after ? formatTime(d.certificate.not_after) : <span class="muted">—</span>}</td>
-                  <td class="row-actions">
-                    <div class="action-group">
-                    <button type="button" class="button small secondary" onClick={() => setPending({ kind: 'command', device: d })} data-testid="device-command">
-                      Command…
-                    </button>
-                    <button type="button" class="button small secondary" onClick={() => void newCode(d)} disabled={d.status === 'disabled'} data-testid="device-new-code">
-                      New code
-                    </button>
-                    <button type="button" class="button small secondary" onClick={() => void setEnabled(d, d.status === 'disabled')} data-testid="device-toggle">
-                      {d.status === 'disabled' ? 'Enable' : 'Disable'}
-                    </button>
-                    <button
-                      type="button"
-                      class="button small danger-outline"
-                      onClick={() => setPending({ kind: 'decommission', device: d })}
-                      disabled={d.status === 'decommissioned'}
-                      data-testid="device-revoke"
-                    >
-                      Revoke
-                    </button>
-                    <button type="button" class="button small danger-outline" onClick={() => setPending({ kind: 'delete', device: d })} data-testid="device-delete">
-                      Delete
-                    </button>
-                    </div>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <DataTable
+          testid="device-table"
+          caption="Door terminals"
+          columns={['Name', 'Online', 'Status', 'Door', 'Firmware', 'Last seen', 'Certificate until', ACTIONS_COLUMN]}
+        >
+          {list.map((d) => (
+            <tr key={d.id} data-testid="device-row" data-device={d.name}>
+              <th scope="row" class="nowrap" data-testid="device-name">
+                {d.name}
+              </th>
+              <td>
+                <Badge tone={d.online ? 'ok' : 'none'} text={d.online ? 'Online' : 'Offline'} testid="device-online" />
+              </td>
+              <td data-testid="device-status">{STATUS_TEXT[d.status] ?? d.status}</td>
+              <td class="nowrap" data-testid="device-door">{d.door ?? <span class="muted">no door</span>}</td>
+              <td data-testid="device-firmware">{d.firmware || <span class="muted">—</span>}</td>
+              <td data-testid="device-last-seen">
+                {d.last_seen_at ? <time dateTime={d.last_seen_at} title={formatTime(d.last_seen_at)}>{formatAgo(d.last_seen_at)}</time> : <span class="muted">never</span>}
+              </td>
+              <td>{d.certificate?.not_after ? formatTime(d.certificate.not_after) : <span class="muted">—</span>}</td>
+              <td class="row-actions">
+                <div class="action-group">
+                  <button type="button" class="button small secondary" onClick={() => setPending({ kind: 'command', device: d })} data-testid="device-command">
+                    Command…
+                  </button>
+                  <button type="button" class="button small secondary" onClick={() => void newCode(d)} disabled={d.status === 'disabled'} data-testid="device-new-code">
+                    New code
+                  </button>
+                  <button type="button" class="button small secondary" onClick={() => void setEnabled(d, d.status === 'disabled')} data-testid="device-toggle">
+                    {d.status === 'disabled' ? 'Enable' : 'Disable'}
+                  </button>
+                  <button
+                    type="button"
+                    class="button small danger-outline"
+                    onClick={() => setPending({ kind: 'decommission', device: d })}
+                    disabled={d.status === 'decommissioned'}
+                    data-testid="device-revoke"
+                  >
+                    Revoke
+                  </button>
+                  <button type="button" class="button small danger-outline" onClick={() => setPending({ kind: 'delete', device: d })} data-testid="device-delete">
+                    Delete
+                  </button>
+                </div>
+              </td>
+            </tr>
+          ))}
+        </DataTable>
       )}
 
       <AddDeviceDialog
@@ -204,52 +188,82 @@ export function DevicesPage() {
         device={pending?.kind === 'command' ? pending.device : null}
         onClose={() => setPending(null)}
       />
-      <ConfirmDialog
-        open={pending?.kind === 'decommission'}
-        title={pending?.kind === 'decommission' ? `Revoke ${pending.device.name}?` : 'Revoke?'}
+      <DeviceConfirmDialog
+        device={pending?.kind === 'decommission' ? pending.device : null}
+        verb="Revoke"
         confirmLabel="Revoke its certificates"
-        danger
         testid="device-revoke-dialog"
         onClose={() => setPending(null)}
-        onConfirm={async () => {
-          if (pending?.kind !== 'decommission') return;
-          const r = await api<{ certificates_revoked: number }>(
-            `/api/v1/devices/${encodeURIComponent(pending.device.name)}/decommission`,
-            { method: 'POST' },
-          );
-          setNotice(`${pending.device.name} revoked (${r.certificates_revoked} certificate${r.certificates_revoked === 1 ? '' : 's'}).`);
+        onConfirm={async (d) => {
+          const r = await api<{ certificates_revoked: number }>(`/api/v1/devices/${encodeURIComponent(d.name)}/decommission`, {
+            method: 'POST',
+          });
+          setNotice(`${d.name} revoked (${r.certificates_revoked} certificate${r.certificates_revoked === 1 ? '' : 's'}).`);
           await devices.reload();
         }}
       >
-        {pending?.kind === 'decommission' && (
+        {(d) => (
           <p>
-            The certificates of <strong>{pending.device.name}</strong>
-            {pending.device.door ? <> (door {pending.device.door})</> : null} are revoked: the terminal is refused from
-            then on. To use it again, make a new code and commission it.
+            The certificates of <strong>{d.name}</strong>
+            {d.door ? <> (door {d.door})</> : null} are revoked: the terminal is refused from then on. To use it again,
+            make a new code and commission it.
           </p>
         )}
-      </ConfirmDialog>
-      <ConfirmDialog
-        open={pending?.kind === 'delete'}
-        title={pending?.kind === 'delete' ? `Delete ${pending.device.name}?` : 'Delete?'}
+      </DeviceConfirmDialog>
+      <DeviceConfirmDialog
+        device={pending?.kind === 'delete' ? pending.device : null}
+        verb="Delete"
         confirmLabel="Delete the device"
-        danger
         testid="device-delete-dialog"
         onClose={() => setPending(null)}
-        onConfirm={async () => {
-          if (pending?.kind !== 'delete') return;
-          await api(`/api/v1/devices/${encodeURIComponent(pending.device.name)}`, { method: 'DELETE' });
-          setNotice(`${pending.device.name} deleted.`);
+        onConfirm={async (d) => {
+          await api(`/api/v1/devices/${encodeURIComponent(d.name)}`, { method: 'DELETE' });
+          setNotice(`${d.name} deleted.`);
           await devices.reload();
         }}
       >
-        {pending?.kind === 'delete' && (
+        {(d) => (
           <p>
-            The terminal <strong>{pending.device.name}</strong> is removed from Facegate. Its access events stay.
+            The terminal <strong>{d.name}</strong> is removed from Facegate. Its access events stay.
           </p>
         )}
-      </ConfirmDialog>
+      </DeviceConfirmDialog>
     </>
+  );
+}
+
+// Confirms what cannot be undone to one device (revoke, delete), named in the title.
+function DeviceConfirmDialog({
+  device,
+  verb,
+  confirmLabel,
+  testid,
+  onClose,
+  onConfirm,
+  children,
+}: {
+  device: Device | null;
+  verb: string;
+  confirmLabel: string;
+  testid: string;
+  onClose: () => void;
+  onConfirm: (d: Device) => Promise<void>;
+  children: (d: Device) => ComponentChildren;
+}) {
+  return (
+    <ConfirmDialog
+      open={device !== null}
+      title={device ? `${verb} ${device.name}?` : `${verb}?`}
+      confirmLabel={confirmLabel}
+      danger
+      testid={testid}
+      onClose={onClose}
+      onConfirm={async () => {
+        if (device) await onConfirm(device);
+      }}
+    >
+      {device && children(device)}
+    </ConfirmDialog>
   );
 }
 
@@ -268,17 +282,13 @@ function AddDeviceDialog({
 }) {
   const [name, setName] = useState('');
   const [door, setDoor] = useState('');
-  const [local, setLocal] = useState<Record<string, string>>({});
-  const [error, setError] = useState<unknown>(undefined);
-  const [busy, setBusy] = useState(false);
-  const fields = error instanceof ApiError ? error.fields : {};
+  const { busy, error, fields, problem, reset, run } = useFormRequest();
 
   const close = () => {
     if (busy) return;
     setName('');
     setDoor('');
-    setLocal({});
-    setError(undefined);
+    reset();
     onClose();
   };
 
@@ -286,29 +296,20 @@ function AddDeviceDialog({
     e.preventDefault();
     const l: Record<string, string> = {};
     if (!/^[A-Za-z0-9._-]{1,64}$/.test(name.trim())) l.name = '1 to 64 characters of A-Z a-z 0-9 . _ -';
-    setLocal(l);
-    if (Object.keys(l).length) return;
-    setBusy(true);
-    setError(undefined);
-    try {
-      const created = await api<DeviceCreated>('/api/v1/devices', {
+    const created = await run(l, () =>
+      api<DeviceCreated>('/api/v1/devices', {
         method: 'POST',
         json: { name: name.trim(), door: door.trim() || null },
-      });
-      setBusy(false);
-      setName('');
-      setDoor('');
-      onCreated(created);
-    } catch (err) {
-      setBusy(false);
-      setError(err);
-    }
+      }),
+    );
+    if (!created) return;
+    setName('');
+    setDoor('');
+    onCreated(created);
   };
 
-  const doorOptions = [
-    { value: '', label: 'No door yet' },
-    ...(doors ?? []).map((d) => ({ value: d.external_id, label: d.name ? `${d.name} (${d.external_id})` : d.external_id })),
-  ];
+  const doorOptions =
+    doors && !doorsError ? [{ value: '', label: 'No door yet' }, ...doors.map((d) => ({ value: d.external_id, label: doorName(d) }))] : undefined;
 
   return (
     <Dialog open={open} title="Add device" onClose={close} testid="add-device-dialog" busy={busy}>
@@ -323,37 +324,21 @@ function AddDeviceDialog({
           spellcheck={false}
           placeholder="lobby-left"
           hint="1 to 64 letters, digits, dots, dashes or underscores."
-          error={local.name ?? fields.name}
+          error={problem('name')}
         />
-        {doors && !doorsError ? (
-          <SelectField
-            id="add-device-door"
-            label="Door"
-            value={door}
-            onValue={setDoor}
-            options={doorOptions}
-            error={fields.door}
-            hint="The door its captures are decided for; it can be changed later."
-          />
-        ) : (
-          <TextField
-            id="add-device-door"
-            label="Door (external id)"
-            value={door}
-            onValue={setDoor}
-            error={fields.door}
-            hint="The door list could not be read; type the door’s external id, or leave empty."
-          />
-        )}
+        <SelectOrTextField
+          id="add-device-door"
+          options={doorOptions}
+          label="Door"
+          textLabel="Door (external id)"
+          value={door}
+          onValue={setDoor}
+          error={fields.door}
+          hint="The door its captures are decided for; it can be changed later."
+          textHint="The door list could not be read; type the door’s external id, or leave empty."
+        />
         <ErrorNote error={error} shownFields={['name', 'door']} testid="add-device-error" />
-        <div class="actions">
-          <button type="button" class="button secondary" onClick={close} disabled={busy}>
-            Cancel
-          </button>
-          <button type="submit" class="button primary" disabled={busy} data-testid="add-device-submit">
-            {busy ? 'Adding…' : 'Add and show its code'}
-          </button>
-        </div>
+        <DialogActions onCancel={close} busy={busy} busyLabel="Adding…" submitLabel="Add and show its code" submitTestid="add-device-submit" />
       </form>
     </Dialog>
   );
@@ -408,18 +393,14 @@ function CommandDialog({ device, onClose }: { device: Device | null; onClose: ()
   const [command, setCommand] = useState<string>('reboot');
   const [payload, setPayload] = useState('');
   const [expires, setExpires] = useState('');
-  const [local, setLocal] = useState<Record<string, string>>({});
-  const [error, setError] = useState<unknown>(undefined);
-  const [busy, setBusy] = useState(false);
   const [queued, setQueued] = useState<DeviceCommandQueued | null>(null);
-  const fields = error instanceof ApiError ? error.fields : {};
+  const { busy, error, fields, problem, reset, run } = useFormRequest();
 
   const close = () => {
     if (busy) return;
     setPayload('');
     setExpires('');
-    setLocal({});
-    setError(undefined);
+    reset();
     setQueued(null);
     onClose();
   };
@@ -437,35 +418,24 @@ function CommandDialog({ device, onClose }: { device: Device | null; onClose: ()
       }
     }
     if (expires.trim() && (!/^\d+$/.test(expires.trim()) || +expires < 1)) l.expires_in_s = 'expected a whole number of seconds, 1 or more';
-    setLocal(l);
-    if (Object.keys(l).length) return;
     const body: Record<string, unknown> = { command };
     if (parsed !== undefined) body.payload = parsed;
     if (expires.trim()) body.expires_in_s = Number(expires.trim());
-    setBusy(true);
-    setError(undefined);
-    try {
-      const q = await api<DeviceCommandQueued>(`/api/v1/devices/${encodeURIComponent(device.name)}/commands`, {
-        method: 'POST',
-        json: body,
-      });
-      setQueued(q);
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
+    const q = await run(l, () =>
+      api<DeviceCommandQueued>(`/api/v1/devices/${encodeURIComponent(device.name)}/commands`, { method: 'POST', json: body }),
+    );
+    if (q) setQueued(q);
   };
 
   return (
     <Dialog open={device !== null} title={device ? `Command for ${device.name}` : 'Command'} onClose={close} testid="device-command-dialog" busy={busy}>
       {queued ? (
         <div>
-          <p class="note note-ok" role="status" data-testid="device-command-queued">
+          <StatusNote testid="device-command-queued">
             Queued command #{String(queued.id)} <strong>{queued.command}</strong> for {queued.device}: it is handed out
             with the terminal’s next heartbeat
             {queued.expires_at ? <>, unless not collected by {formatTime(queued.expires_at)}</> : null}.
-          </p>
+          </StatusNote>
           <div class="actions">
             <button type="button" class="button primary" onClick={close}>
               Done
@@ -482,7 +452,7 @@ function CommandDialog({ device, onClose }: { device: Device | null; onClose: ()
             options={DEVICE_COMMANDS.map((c) => ({ value: c, label: COMMAND_TEXT[c] }))}
             error={fields.command}
           />
-          <Field id="command-payload" label="Payload (JSON, optional)" error={local.payload ?? fields.payload} hint="Handed to the terminal as it is; {} when empty.">
+          <Field id="command-payload" label="Payload (JSON, optional)" error={problem('payload')} hint="Handed to the terminal as it is; {} when empty.">
             <textarea
               id="command-payload"
               rows={3}
@@ -500,17 +470,10 @@ function CommandDialog({ device, onClose }: { device: Device | null; onClose: ()
             onValue={setExpires}
             inputMode="numeric"
             placeholder="never"
-            error={local.expires_in_s ?? fields.expires_in_s}
+            error={problem('expires_in_s')}
           />
           <ErrorNote error={error} shownFields={['command', 'payload', 'expires_in_s']} testid="device-command-error" />
-          <div class="actions">
-            <button type="button" class="button secondary" onClick={close} disabled={busy}>
-              Cancel
-            </button>
-            <button type="submit" class="button primary" disabled={busy} data-testid="command-submit">
-              {busy ? 'Queuing…' : 'Queue command'}
-            </button>
-          </div>
+          <DialogActions onCancel={close} busy={busy} busyLabel="Queuing…" submitLabel="Queue command" submitTestid="command-submit" />
         </form>
       )}
     </Dialog>

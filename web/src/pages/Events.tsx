@@ -1,13 +1,14 @@
-// Access events, newest first, with the API's filters; live: the first page is read again every
-// 2 s and only events newer than the newest shown are added (rows are keyed by id, so nothing
-// already shown is drawn again). "Show older" follows next_cursor. The CSV export is a plain
+// Access events, newest first, with the API's filters; live: every 2 s the events after the
+// newest shown are asked for (`after`), paged down with the cursor after a burst, and added on
+// top (rows are keyed by id, so nothing already shown is drawn again). "Show older" follows next_cursor. The CSV export is a plain
 // download link with the same filters (the session cookie goes with it).
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, ApiError, type Query, withQuery } from '../api';
+import { DataTable } from '../components/DataTable';
 import { ErrorNote } from '../components/ErrorNote';
-import { SelectField, Switch, TextField } from '../components/Field';
+import { SelectField, SelectOrTextField, Switch, TextField } from '../components/Field';
 import { Badge } from '../components/StatusBadge';
-import { formatNumber, formatTime, localInputToIso } from '../format';
+import { doorName, formatNumber, formatTime, localInputToIso } from '../format';
 import { compareIds } from '../json';
 import { useInterval, useLoad } from '../hooks';
 import { href } from '../router';
@@ -94,12 +95,14 @@ export function EventsPage() {
     let cursor: string | null = null;
     try {
       for (let i = 0; i < MAX_CATCH_UP_PAGES; i++) {
-        const p: Page<AccessEvent> = await api<Page<AccessEvent>>('/api/v1/events', { query: { ...query, limit: PAGE, cursor } });
+        const p: Page<AccessEvent> = await api<Page<AccessEvent>>('/api/v1/events', {
+          query: { ...query, limit: PAGE, cursor, after: top },
+        });
         if (mine !== generation.current) return;
         const newer = top === undefined ? p.items : p.items.filter((e) => compareIds(e.id, top) > 0);
         incoming.push(...newer);
-        // Done when this page reached what is shown (or the end).
-        if (newer.length < p.items.length || !p.next_cursor || top === undefined) break;
+        // Done when every event after the newest shown has come (or nothing is shown yet).
+        if (!p.next_cursor || top === undefined) break;
         cursor = p.next_cursor;
       }
     } catch (e) {
@@ -163,31 +166,25 @@ export function EventsPage() {
         }}
         data-testid="events-filters"
       >
-        {doors.data ? (
-          <SelectField
-            id="filter-door"
-            label="Door"
-            value={draft.door}
-            onValue={set('door')}
-            options={[{ value: '', label: 'Any door' }, ...doors.data.map((d) => ({ value: d.external_id, label: d.name ? `${d.name} (${d.external_id})` : d.external_id }))]}
-            error={fields.door}
-          />
-        ) : (
-          <TextField id="filter-door" label="Door (external id)" value={draft.door} onValue={set('door')} error={fields.door} />
-        )}
+        <SelectOrTextField
+          id="filter-door"
+          options={doors.data && [{ value: '', label: 'Any door' }, ...doors.data.map((d) => ({ value: d.external_id, label: doorName(d) }))]}
+          label="Door"
+          textLabel="Door (external id)"
+          value={draft.door}
+          onValue={set('door')}
+          error={fields.door}
+        />
         <TextField id="filter-user" label="Person (external id)" value={draft.user} onValue={set('user')} spellcheck={false} error={fields.user} />
-        {devices.data ? (
-          <SelectField
-            id="filter-device"
-            label="Device"
-            value={draft.device}
-            onValue={set('device')}
-            options={[{ value: '', label: 'Any device' }, ...devices.data.map((d) => ({ value: d.name, label: d.name }))]}
-            error={fields.device}
-          />
-        ) : (
-          <TextField id="filter-device" label="Device (name)" value={draft.device} onValue={set('device')} error={fields.device} />
-        )}
+        <SelectOrTextField
+          id="filter-device"
+          options={devices.data && [{ value: '', label: 'Any device' }, ...devices.data.map((d) => ({ value: d.name, label: d.name }))]}
+          label="Device"
+          textLabel="Device (name)"
+          value={draft.device}
+          onValue={set('device')}
+          error={fields.device}
+        />
         <SelectField
           id="filter-decision"
           label="Outcome"
@@ -234,53 +231,40 @@ export function EventsPage() {
         </p>
       )}
       {events.length > 0 && (
-        <div class="table-wrap">
-          <table class="table" data-testid="event-table">
-            <caption class="visually-hidden">Access events, newest first</caption>
-            <thead>
-              <tr>
-                <th scope="col">Time</th>
-                <th scope="col">Outcome</th>
-                <th scope="col">Reason</th>
-                <th scope="col">Person</th>
-                <th scope="col">Door</th>
-                <th scope="col">Device</th>
-                <th scope="col" class="num">Distance</th>
-                <th scope="col" class="num">Latency</th>
+        <DataTable
+          testid="event-table"
+          caption="Access events, newest first"
+          columns={['Time', 'Outcome', 'Reason', 'Person', 'Door', 'Device', { label: 'Distance', numeric: true }, { label: 'Latency', numeric: true }]}
+        >
+          {events.map((e) => {
+            const door = e.door_id !== null ? doorById.get(e.door_id) : undefined;
+            const device = e.device_id !== null ? deviceById.get(e.device_id) : undefined;
+            return (
+              <tr
+                key={String(e.id)}
+                class={fresh.has(String(e.id)) ? 'row-new' : undefined}
+                data-testid="event-row"
+                data-event-id={String(e.id)}
+              >
+                <th scope="row">
+                  <time dateTime={e.time}>{formatTime(e.time)}</time>
+                </th>
+                <td>
+                  <Badge tone={e.decision === 'grant' ? 'ok' : 'bad'} text={e.decision === 'grant' ? 'Granted' : 'Denied'} testid="event-decision" />
+                  {e.repeat && <span class="muted"> (repeat)</span>}
+                </td>
+                <td>
+                  <code>{e.reason}</code>
+                </td>
+                <td>{e.user ? <a href={href('people', e.user)}>{e.user}</a> : <span class="muted">—</span>}</td>
+                <td>{door ? door.external_id : e.door_id !== null ? `#${e.door_id}` : <span class="muted">—</span>}</td>
+                <td>{device ? device.name : e.device_id !== null ? `#${e.device_id}` : <span class="muted">—</span>}</td>
+                <td class="num">{e.distance !== null ? formatNumber(e.distance, 3) : '—'}</td>
+                <td class="num">{formatNumber(e.latency_ms, 1)} ms</td>
               </tr>
-            </thead>
-            <tbody>
-              {events.map((e) => {
-                const door = e.door_id !== null ? doorById.get(e.door_id) : undefined;
-                const device = e.device_id !== null ? deviceById.get(e.device_id) : undefined;
-                return (
-                  <tr
-                    key={String(e.id)}
-                    class={fresh.has(String(e.id)) ? 'row-new' : undefined}
-                    data-testid="event-row"
-                    data-event-id={String(e.id)}
-                  >
-                    <th scope="row">
-                      <time dateTime={e.time}>{formatTime(e.time)}</time>
-                    </th>
-                    <td>
-                      <Badge tone={e.decision === 'grant' ? 'ok' : 'bad'} text={e.decision === 'grant' ? 'Granted' : 'Denied'} testid="event-decision" />
-                      {e.repeat && <span class="muted"> (repeat)</span>}
-                    </td>
-                    <td>
-                      <code>{e.reason}</code>
-                    </td>
-                    <td>{e.user ? <a href={href('people', e.user)}>{e.user}</a> : <span class="muted">—</span>}</td>
-                    <td>{door ? door.external_id : e.door_id !== null ? `#${e.door_id}` : <span class="muted">—</span>}</td>
-                    <td>{device ? device.name : e.device_id !== null ? `#${e.device_id}` : <span class="muted">—</span>}</td>
-                    <td class="num">{e.distance !== null ? formatNumber(e.distance, 3) : '—'}</td>
-                    <td class="num">{formatNumber(e.latency_ms, 1)} ms</td>
-                  </tr>
-                );
-              })}
-            </tbody>
-          </table>
-        </div>
+            );
+          })}
+        </DataTable>
       )}
       {older && (
         <button type="button" class="button secondary" onClick={() => void showOlder()} data-testid="events-older">

@@ -2,7 +2,7 @@
 // one opens its settings; "Add integration" picks among those not configured yet.
 import { useState } from 'preact/hooks';
 import { api } from '../api';
-import { Dialog } from '../components/Dialog';
+import { Dialog, DialogActions } from '../components/Dialog';
 import { ErrorNote } from '../components/ErrorNote';
 import { Switch } from '../components/Field';
 import { StatusBadge } from '../components/StatusBadge';
@@ -194,19 +194,7 @@ function AddIntegrationDialog({
             ))}
           </fieldset>
         )}
-        <div class="actions">
-          <button type="button" class="button secondary" onClick={close}>
-            Cancel
-          </button>
-          <button
-            type="submit"
-            class="button primary"
-            disabled={chosen.length === 0}
-            data-testid="add-integration-continue"
-          >
-            Continue
-          </button>
-        </div>
+        <DialogActions onCancel={close} submitLabel="Continue" submitDisabled={chosen.length === 0} submitTestid="add-integration-continue" />
       </form>
     </Dialog>
   );

@@ -3,9 +3,11 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, ApiError } from '../api';
 import { ConfirmDialog } from '../components/ConfirmDialog';
+import { ACTIONS_COLUMN, DataTable } from '../components/DataTable';
 import { ErrorNote } from '../components/ErrorNote';
 import { FileField } from '../components/Field';
 import { Badge } from '../components/StatusBadge';
+import { StatusNote } from '../components/StatusNote';
 import { formatNumber, formatTime, personName } from '../format';
 import { useLoad } from '../hooks';
 import { href, navigate } from '../router';
@@ -68,11 +70,7 @@ function PeopleList() {
       <div class="page-head">
         <h1>People</h1>
       </div>
-      {notice && (
-        <p class="note note-ok" role="status" data-testid="people-notice">
-          {notice}
-        </p>
-      )}
+      {notice && <StatusNote testid="people-notice">{notice}</StatusNote>}
       <form
         class="search"
         role="search"
@@ -102,39 +100,25 @@ function PeopleList() {
         {loading ? 'Searching…' : `${items.length}${cursor ? '+' : ''} ${items.length === 1 ? 'person' : 'people'}${submitted ? ` matching “${submitted}”` : ''}`}
       </p>
       {items.length > 0 && (
-        <div class="table-wrap">
-          <table class="table" data-testid="people-table">
-            <caption class="visually-hidden">People</caption>
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">External id</th>
-                <th scope="col">State</th>
-                <th scope="col">Source</th>
-                <th scope="col">Valid until</th>
-              </tr>
-            </thead>
-            <tbody>
-              {items.map((u) => (
-                <tr key={u.id} data-testid="person-row" data-person={u.external_id}>
-                  <th scope="row">
-                    <a href={href('people', u.external_id)} data-testid="person-link">
-                      {personName(u)}
-                    </a>
-                  </th>
-                  <td>
-                    <code>{u.external_id}</code>
-                  </td>
-                  <td>
-                    <UserState u={u} />
-                  </td>
-                  <td>{u.source === 'ship' ? 'Salto Space' : 'Local'}</td>
-                  <td>{u.valid_until ? formatTime(u.valid_until) : <span class="muted">—</span>}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <DataTable testid="people-table" caption="People" columns={['Name', 'External id', 'State', 'Source', 'Valid until']}>
+          {items.map((u) => (
+            <tr key={u.id} data-testid="person-row" data-person={u.external_id}>
+              <th scope="row">
+                <a href={href('people', u.external_id)} data-testid="person-link">
+                  {personName(u)}
+                </a>
+              </th>
+              <td>
+                <code>{u.external_id}</code>
+              </td>
+              <td>
+                <UserState u={u} />
+              </td>
+              <td>{u.source === 'ship' ? 'Salto Space' : 'Local'}</td>
+              <td>{u.valid_until ? formatTime(u.valid_until) : <span class="muted">—</span>}</td>
+            </tr>
+          ))}
+        </DataTable>
       )}
       {cursor && (
         <button type="button" class="button secondary" onClick={() => void load(submitted, cursor)} disabled={loading} data-testid="people-more">
@@ -281,11 +265,7 @@ function PersonDetail({ externalId }: { externalId: string }) {
           Erase person…
         </button>
       </div>
-      {notice && (
-        <p class="note note-ok" role="status" data-testid="person-notice">
-          {notice}
-        </p>
-      )}
+      {notice && <StatusNote testid="person-notice">{notice}</StatusNote>}
       <section class="panel" aria-labelledby="person-record">
         <h2 id="person-record">Record</h2>
         <dl class="details" data-testid="person-detail">
@@ -329,39 +309,26 @@ function PersonDetail({ externalId }: { externalId: string }) {
         <ErrorNote error={faces.error} testid="faces-error" />
         {faces.data && faceList.length === 0 && <p class="muted" data-testid="faces-empty">No face enrolled.</p>}
         {faceList.length > 0 && (
-          <div class="table-wrap">
-            <table class="table" data-testid="face-table">
-              <caption class="visually-hidden">Enrolled faces</caption>
-              <thead>
-                <tr>
-                  <th scope="col">Enrolled</th>
-                  <th scope="col">From</th>
-                  <th scope="col">Sharpness</th>
-                  <th scope="col">Eye distance</th>
-                  <th scope="col">Photo kept</th>
-                  <th scope="col">
-                    <span class="visually-hidden">Actions</span>
-                  </th>
-                </tr>
-              </thead>
-              <tbody>
-                {faceList.map((f) => (
-                  <tr key={String(f.id)} data-testid="face-row" data-face-id={String(f.id)}>
-                    <th scope="row">{formatTime(f.created_at)}</th>
-                    <td>{f.source === 'admin' ? 'console / API' : f.source === 'import' ? 'bulk import' : 'self-enrollment'}</td>
-                    <td>{formatNumber(f.quality?.sharpness, 1)}</td>
-                    <td>{f.quality?.interocular_px !== undefined ? `${formatNumber(f.quality.interocular_px, 1)} px` : '—'}</td>
-                    <td>{f.photo ? 'yes' : 'no'}</td>
-                    <td class="row-actions">
-                      <button type="button" class="button small danger-outline" onClick={() => setDeleting(f)} data-testid="face-delete">
-                        Delete
-                      </button>
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <DataTable
+            testid="face-table"
+            caption="Enrolled faces"
+            columns={['Enrolled', 'From', 'Sharpness', 'Eye distance', 'Photo kept', ACTIONS_COLUMN]}
+          >
+            {faceList.map((f) => (
+              <tr key={String(f.id)} data-testid="face-row" data-face-id={String(f.id)}>
+                <th scope="row">{formatTime(f.created_at)}</th>
+                <td>{f.source === 'admin' ? 'console / API' : f.source === 'import' ? 'bulk import' : 'self-enrollment'}</td>
+                <td>{formatNumber(f.quality?.sharpness, 1)}</td>
+                <td>{f.quality?.interocular_px !== undefined ? `${formatNumber(f.quality.interocular_px, 1)} px` : '—'}</td>
+                <td>{f.photo ? 'yes' : 'no'}</td>
+                <td class="row-actions">
+                  <button type="button" class="button small danger-outline" onClick={() => setDeleting(f)} data-testid="face-delete">
+                    Delete
+                  </button>
+                </td>
+              </tr>
+            ))}
+          </DataTable>
         )}
 
         <form class="enroll" onSubmit={enroll} aria-labelledby="enroll-title">

@@ -3,6 +3,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError } from '../api';
 import { Field } from '../components/Field';
+import { StatusNote } from '../components/StatusNote';
 import { signIn } from '../session';
 
 export function SignIn({ message }: { message?: string }) {
@@ -44,9 +45,9 @@ export function SignIn({ message }: { message?: string }) {
         </div>
         <h1 id="signin-title">Sign in to the console</h1>
         {message && (
-          <p class="note note-info" role="status" data-testid="signin-message">
+          <StatusNote tone="info" testid="signin-message">
             {message}
-          </p>
+          </StatusNote>
         )}
         <Field
           id="signin-token"

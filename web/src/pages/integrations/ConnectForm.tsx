@@ -1,10 +1,9 @@
 // The cloud link (MQTT over mTLS): the broker, the CA that signed it, this server's client
 // certificate and its key, uploaded as PEM text (ca_pem, cert_pem, key_pem; docs/connect.md).
 import { useState } from 'preact/hooks';
-import { ApiError, fieldsUnder } from '../../api';
 import { FileField, readFileText, TextField } from '../../components/Field';
 import type { Integration } from '../../types';
-import { FormShell, numberProblem, numberSetting, type SaveIntegration, str } from './common';
+import { FormShell, HostField, numberProblem, numberSetting, type SaveIntegration, str, useIntegrationForm } from './common';
 
 interface Pem {
   name: string;
@@ -25,18 +24,13 @@ function pemProblem(text: string): string | undefined {
 
 export function ConnectForm({ integration, save }: { integration: Integration; save: SaveIntegration }) {
   const s = integration.settings;
-  const [enabled, setEnabled] = useState(integration.enabled);
+  const form = useIntegrationForm(integration, save);
+  const { enabled, setLocal, problem } = form;
   const [host, setHost] = useState(str(s.host));
   const [port, setPort] = useState(str(s.port));
   const [prefix, setPrefix] = useState(str(s.topic_prefix));
   const [keepAlive, setKeepAlive] = useState(str(s.keep_alive_s));
   const [pems, setPems] = useState<Partial<Record<PemKey, Pem>>>({});
-  const [local, setLocal] = useState<Record<string, string>>({});
-  const [error, setError] = useState<unknown>(undefined);
-  const [busy, setBusy] = useState(false);
-  const [saved, setSaved] = useState(false);
-  const server = error instanceof ApiError ? fieldsUnder(error.fields, 'settings.') : {};
-  const problem = (k: string) => local[k] ?? server[k];
 
   const pick = async (k: PemKey, f: File | null) => {
     if (!f) {
@@ -71,7 +65,7 @@ export function ConnectForm({ integration, save }: { integration: Integration; s
     return 'Not set.';
   };
 
-  const submit = async () => {
+  const submit = () => {
     const l: Record<string, string> = {};
     const h = host.trim();
     if (enabled && !h) l.host = 'required (the broker’s name or address)';
@@ -88,37 +82,24 @@ export function ConnectForm({ integration, save }: { integration: Integration; s
         if (pr) l[`${k}_pem`] = pr;
       }
     }
-    setLocal(l);
-    setSaved(false);
-    if (Object.keys(l).length) {
-      setError(new Error('Some settings need attention (see the fields).'));
-      return;
-    }
-    const settings: Record<string, unknown> = {
-      host: h || null,
-      port: numberSetting(port),
-      topic_prefix: prefix.trim() || null,
-      keep_alive_s: numberSetting(keepAlive),
-    };
-    for (const k of ['ca', 'cert', 'key'] as PemKey[]) {
-      const p = pems[k];
-      if (p) {
-        settings[`${k}_pem`] = p.text;
-        // One of file or PEM: the uploaded PEM replaces a configured file.
-        settings[`${k}_file`] = null;
+    const settings = () => {
+      const out: Record<string, unknown> = {
+        host: h || null,
+        port: numberSetting(port),
+        topic_prefix: prefix.trim() || null,
+        keep_alive_s: numberSetting(keepAlive),
+      };
+      for (const k of ['ca', 'cert', 'key'] as PemKey[]) {
+        const p = pems[k];
+        if (p) {
+          out[`${k}_pem`] = p.text;
+          // One of file or PEM: the uploaded PEM replaces a configured file.
+          out[`${k}_file`] = null;
+        }
       }
-    }
-    setBusy(true);
-    setError(undefined);
-    try {
-      await save(enabled, settings);
-      setPems({});
-      setSaved(true);
-    } catch (e) {
-      setError(e);
-    } finally {
-      setBusy(false);
-    }
+      return out;
+    };
+    void form.submit(l, settings, () => setPems({}));
   };
 
   const shown = [
@@ -127,31 +108,11 @@ export function ConnectForm({ integration, save }: { integration: Integration; s
   ];
 
   return (
-    <FormShell
-      integration={integration}
-      enabled={enabled}
-      setEnabled={setEnabled}
-      enabledError={error instanceof ApiError ? error.fields.enabled : undefined}
-      busy={busy}
-      error={error}
-      shownFields={shown}
-      saved={saved}
-      onSubmit={submit}
-    >
+    <FormShell {...form.shell} shownFields={shown} onSubmit={submit}>
       <fieldset>
         <legend>Broker</legend>
         <div class="row">
-          <TextField
-            id="connect-host"
-            label="Broker host"
-            value={host}
-            onValue={setHost}
-            required
-            spellcheck={false}
-            autocomplete="off"
-            placeholder="mqtt.example.com"
-            error={problem('host')}
-          />
+          <HostField id="connect-host" label="Broker host" value={host} onValue={setHost} placeholder="mqtt.example.com" error={problem('host')} />
           <TextField id="connect-port" label="Port" value={port} onValue={setPort} inputMode="numeric" placeholder="8883" class="narrow" error={problem('port')} />
         </div>
         <div class="row">

@@ -1,10 +1,9 @@
 // Self-enrollment: opens only with the company's name and the URL of a privacy policy that
 // describes the biometric processing (both required; the URL must be https here).
 import { useState } from 'preact/hooks';
-import { ApiError, fieldsUnder } from '../../api';
 import { TextField } from '../../components/Field';
 import type { Integration } from '../../types';
-import { FormShell, type SaveIntegration, str } from './common';
+import { FormShell, type SaveIntegration, str, useIntegrationForm } from './common';
 
 export function httpsUrlProblem(value: string): string | undefined {
   const v = value.trim();
@@ -22,51 +21,21 @@ export function httpsUrlProblem(value: string): string | undefined {
 
 export function EnrollmentForm({ integration, save }: { integration: Integration; save: SaveIntegration }) {
   const s = integration.settings;
-  const [enabled, setEnabled] = useState(integration.enabled);
+  const form = useIntegrationForm(integration, save);
+  const { problem } = form;
   const [company, setCompany] = useState(str(s.company_name));
   const [policy, setPolicy] = useState(str(s.privacy_policy_url));
-  const [local, setLocal] = useState<Record<string, string>>({});
-  const [error, setError] = useState<unknown>(undefined);
-  const [busy, setBusy] = useState(false);
-  const [saved, setSaved] = useState(false);
-  const server = error instanceof ApiError ? fieldsUnder(error.fields, 'settings.') : {};
-  const problem = (k: string) => local[k] ?? server[k];
 
-  const submit = async () => {
+  const submit = () => {
     const l: Record<string, string> = {};
     if (!company.trim()) l.company_name = 'required';
     const p = httpsUrlProblem(policy);
     if (p) l.privacy_policy_url = p;
-    setLocal(l);
-    setSaved(false);
-    if (Object.keys(l).length) {
-      setError(new Error('Some settings need attention (see the fields).'));
-      return;
-    }
-    setBusy(true);
-    setError(undefined);
-    try {
-      await save(enabled, { company_name: company.trim(), privacy_policy_url: policy.trim() });
-      setSaved(true);
-    } catch (e) {
-      setError(e);
-    } finally {
-      setBusy(false);
-    }
+    void form.submit(l, () => ({ company_name: company.trim(), privacy_policy_url: policy.trim() }));
   };
 
   return (
-    <FormShell
-      integration={integration}
-      enabled={enabled}
-      setEnabled={setEnabled}
-      enabledError={error instanceof ApiError ? error.fields.enabled : undefined}
-      busy={busy}
-      error={error}
-      shownFields={['settings.company_name', 'settings.privacy_policy_url', 'enabled']}
-      saved={saved}
-      onSubmit={submit}
-    >
+    <FormShell {...form.shell} shownFields={['settings.company_name', 'settings.privacy_policy_url', 'enabled']} onSubmit={submit}>
       <TextField
         id="enrollment-company"
         label="Company name"

@@ -2,13 +2,14 @@
 // host, port and path), how its certificate is checked (pin_sha256 or ca_file), the SHIP API
 // key (reset here, shown once) and what to enter on the Space side (docs/ship.md).
 import { useState } from 'preact/hooks';
-import { api, ApiError, fieldsUnder } from '../../api';
+import { api } from '../../api';
 import { ConfirmDialog } from '../../components/ConfirmDialog';
 import { CopyButton } from '../../components/CopyButton';
 import { ErrorNote } from '../../components/ErrorNote';
 import { Field, SelectField, TextField } from '../../components/Field';
+import { StatusNote } from '../../components/StatusNote';
 import type { Integration } from '../../types';
-import { FormShell, numberProblem, numberSetting, type SaveIntegration, str } from './common';
+import { FormShell, HostField, numberProblem, numberSetting, type SaveIntegration, str, useIntegrationForm } from './common';
 
 type Protocol = 'https' | 'stp+tls' | 'stp';
 
@@ -50,7 +51,8 @@ function pinProblem(pin: string): string | undefined {
 export function SpaceForm({ integration, save, refresh }: { integration: Integration; save: SaveIntegration; refresh: () => Promise<void> }) {
   const s = integration.settings;
   const parsed = parseSpaceUrl(str(s.url));
-  const [enabled, setEnabled] = useState(integration.enabled);
+  const form = useIntegrationForm(integration, save);
+  const { enabled, local, problem } = form;
   const [protocol, setProtocol] = useState<Protocol>(parsed.protocol);
   const [host, setHost] = useState(parsed.host);
   const [port, setPort] = useState(parsed.port);
@@ -67,10 +69,6 @@ export function SpaceForm({ integration, save, refresh }: { integration: Integra
   const [requestTimeout, setRequestTimeout] = useState(str(s.request_timeout_ms));
   const [doorOpenTimeout, setDoorOpenTimeout] = useState(str(s.door_open_timeout_ms));
   const [removedUsers, setRemovedUsers] = useState(str(s.removed_users) || 'erase');
-  const [local, setLocal] = useState<Record<string, string>>({});
-  const [error, setError] = useState<unknown>(undefined);
-  const [busy, setBusy] = useState(false);
-  const [saved, setSaved] = useState(false);
   // The new SHIP key: shown once, kept only while this form is open.
   const [newKey, setNewKey] = useState<string | null>(null);
   const [confirmReset, setConfirmReset] = useState(false);
@@ -79,11 +77,9 @@ export function SpaceForm({ integration, save, refresh }: { integration: Integra
 
   const tls = protocol !== 'stp';
   const url = composeSpaceUrl({ protocol, host, port, path });
-  const server = error instanceof ApiError ? fieldsUnder(error.fields, 'settings.') : {};
-  const problem = (k: string) => local[k] ?? server[k];
   const keySet = s.api_key === '(set)';
 
-  const submit = async () => {
+  const submit = () => {
     const l: Record<string, string> = {};
     if (enabled && !host.trim()) l.url = 'required: the Space server’s host name or address';
     if (/[\s/]/.test(host.trim())) l.url = 'a host name or address, without a protocol or path';
@@ -104,41 +100,30 @@ export function SpaceForm({ integration, save, refresh }: { integration: Integra
       const p = numberProblem(v, min, max);
       if (p) l[k] = p;
     }
-    setLocal(l);
-    setSaved(false);
-    if (Object.keys(l).length) {
-      setError(new Error('Some settings need attention (see the fields).'));
-      return;
-    }
-    const settings: Record<string, unknown> = { url: url || null, auth };
-    if (apiKey) settings.api_key = apiKey;
-    if (auth === 'basic') {
-      settings.basic_user = basicUser.trim() || null;
-      if (basicPassword) settings.basic_password = basicPassword;
-    }
-    if (tls) {
-      if (verify === 'pin') {
-        settings.pin_sha256 = pin.trim() || null;
-        settings.ca_file = null;
-      } else {
-        settings.ca_file = caFile.trim() || null;
-        settings.pin_sha256 = null;
+    const settings = () => {
+      const out: Record<string, unknown> = { url: url || null, auth };
+      if (apiKey) out.api_key = apiKey;
+      if (auth === 'basic') {
+        out.basic_user = basicUser.trim() || null;
+        if (basicPassword) out.basic_password = basicPassword;
       }
-    }
-    for (const [k, v] of nums) settings[k] = numberSetting(v);
-    settings.removed_users = removedUsers === 'erase' ? null : removedUsers;
-    setBusy(true);
-    setError(undefined);
-    try {
-      await save(enabled, settings);
+      if (tls) {
+        if (verify === 'pin') {
+          out.pin_sha256 = pin.trim() || null;
+          out.ca_file = null;
+        } else {
+          out.ca_file = caFile.trim() || null;
+          out.pin_sha256 = null;
+        }
+      }
+      for (const [k, v] of nums) out[k] = numberSetting(v);
+      out.removed_users = removedUsers === 'erase' ? null : removedUsers;
+      return out;
+    };
+    void form.submit(l, settings, () => {
       setApiKey('');
       setBasicPassword('');
-      setSaved(true);
-    } catch (e) {
-      setError(e);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
   const resetKey = async () => {
@@ -174,14 +159,8 @@ export function SpaceForm({ integration, save, refresh }: { integration: Integra
 
   return (
     <FormShell
-      integration={integration}
-      enabled={enabled}
-      setEnabled={setEnabled}
-      enabledError={error instanceof ApiError ? error.fields.enabled : undefined}
-      busy={busy}
-      error={error}
+      {...form.shell}
       shownFields={shown}
-      saved={saved}
       onSubmit={submit}
       extra={
         <>
@@ -235,11 +214,7 @@ export function SpaceForm({ integration, save, refresh }: { integration: Integra
             <button type="button" class="button secondary" onClick={syncNow} data-testid="space-sync">
               Sync now
             </button>
-            {syncNote && (
-              <p class="note note-ok" role="status" data-testid="space-sync-result">
-                {syncNote}
-              </p>
-            )}
+            {syncNote && <StatusNote testid="space-sync-result">{syncNote}</StatusNote>}
             <ErrorNote error={syncError} testid="space-sync-error" />
           </section>
         </>
@@ -259,14 +234,11 @@ export function SpaceForm({ integration, save, refresh }: { integration: Integra
           ]}
         />
         <div class="row">
-          <TextField
+          <HostField
             id="space-host"
             label="Host"
             value={host}
             onValue={setHost}
-            required
-            autocomplete="off"
-            spellcheck={false}
             placeholder="space.example.local or 10.0.0.20"
             error={problem('url')}
             hint={parsed.unreadable ? `The stored URL ${parsed.unreadable} could not be read: enter the server again.` : undefined}

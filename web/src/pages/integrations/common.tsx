@@ -1,10 +1,14 @@
 // What every integration form shows: its status as the daemon reports it, the last error, the
 // run-time details, the enabled switch and the save button.
 import type { ComponentChildren } from 'preact';
+import { useState } from 'preact/hooks';
+import { ApiError } from '../../api';
 import { ErrorNote } from '../../components/ErrorNote';
 import { StatusBadge } from '../../components/StatusBadge';
-import { Switch } from '../../components/Field';
+import { StatusNote } from '../../components/StatusNote';
+import { Switch, TextField, type TextFieldProps } from '../../components/Field';
 import { formatTime } from '../../format';
+import { useFormRequest } from '../../hooks';
 import type { Integration, IntegrationName } from '../../types';
 
 export const INTEGRATION_TITLE: Record<IntegrationName, string> = {
@@ -129,11 +133,7 @@ export function FormShell(p: FormShellProps) {
         />
         {p.children}
         <ErrorNote error={p.error} shownFields={p.shownFields} testid={`${name}-save-error`} />
-        {p.saved && !p.error && (
-          <p class="note note-ok" role="status" data-testid={`${name}-saved`}>
-            Saved.
-          </p>
-        )}
+        {p.saved && !p.error && <StatusNote testid={`${name}-saved`}>Saved.</StatusNote>}
         <div class="actions">
           <button type="submit" class="button primary" disabled={p.busy} data-testid={`${name}-save`}>
             {p.busy ? 'Saving…' : 'Save'}
@@ -144,6 +144,45 @@ export function FormShell(p: FormShellProps) {
       <DetailsSection integration={p.integration} />
     </section>
   );
+}
+
+// The state every integration form keeps: the Enabled switch, the problems the page found
+// (`local`, by settings key) and the server's (`settings.*` of a refusal), the save in flight
+// and whether it went through. `shell` is what FormShell takes of it.
+export function useIntegrationForm(integration: Integration, save: SaveIntegration) {
+  const [enabled, setEnabled] = useState(integration.enabled);
+  const [saved, setSaved] = useState(false);
+  const request = useFormRequest('settings.');
+
+  // Shows the page's problems (and saves nothing) if there are any; otherwise saves the
+  // settings and, once saved, calls onSaved (to forget secrets typed or files picked).
+  const submit = async (problems: Record<string, string>, settings: () => Record<string, unknown>, onSaved?: () => void) => {
+    setSaved(false);
+    if (Object.keys(problems).length) request.setError(new Error('Some settings need attention (see the fields).'));
+    await request.run(problems, async () => {
+      await save(enabled, settings());
+      onSaved?.();
+      setSaved(true);
+    });
+  };
+
+  const { error, busy } = request;
+  const shell = {
+    integration,
+    enabled,
+    setEnabled,
+    enabledError: error instanceof ApiError ? error.fields.enabled : undefined,
+    busy,
+    error,
+    saved,
+  };
+  return { enabled, local: request.local, setLocal: request.setLocal, problem: request.problem, submit, shell };
+}
+
+// The host name or address of a server this one calls: typed as it is (no spelling check, no
+// autofill), marked required.
+export function HostField(props: TextFieldProps) {
+  return <TextField required spellcheck={false} autocomplete="off" {...props} />;
 }
 
 // Number settings: empty means "the default" (the key is removed).
