@@ -344,11 +344,12 @@ std::optional<Principal> AdminApiImpl::Authenticate(const net::RequestContext& c
   std::optional<ConsoleSession> session;
   std::string token_hash;
   if (header.empty()) {
-    if (SessionCookieValue(ctx.message).empty()) {
+    const std::string cookie = SessionCookieValue(ctx.message);
+    if (cookie.empty()) {
       *why = "missing Authorization: Bearer <token> header";
       return std::nullopt;
     }
-    session = FindSession(ctx.message, why);
+    session = FindSession(cookie, why);
     if (!session) return std::nullopt;
     token_hash = session->token_hash;
   } else if (header.size() <= kBearer.size() ||

@@ -287,8 +287,9 @@ class AdminApiImpl final : public AdminApi, public std::enable_shared_from_this<
   void Audit(const Call& call, const RouteSpec& spec, std::string_view outcome, status http);
   void SendStream(Call& call, const RouteSpec& spec, const net::Responder& respond, Reply reply);
   void Send(const Call& call, const RouteSpec& spec, const net::Responder& respond, Reply reply);
-  // The live session the request's cookie names (its idle time restarted), or none and why.
-  std::optional<ConsoleSession> FindSession(const net::HttpRequest& request, std::string* why);
+  // The live session a cookie value names (its idle time restarted), or none and why.
+  std::optional<ConsoleSession> FindSession(std::string_view cookie, std::string* why);
+  bool SessionExpired(const ConsoleSession& s, Clock::MonoTime now) const;
   void ExpireSessions();
   json SessionJson(const Principal& who, const ConsoleSession& s) const;
   // Unsafe methods on a console session carry its CSRF token (bearer calls need none).

@@ -60,14 +60,13 @@ bool ConstantTimeEqual(std::string_view a, std::string_view b) {
   return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
-std::optional<ConsoleSession> AdminApiImpl::FindSession(const net::HttpRequest& request,
-                                                        std::string* why) {
-  const std::string id = SessionCookieValue(request);
-  if (id.empty()) {
-    *why = "missing Authorization: Bearer <token> header (or a console session cookie)";
-    return std::nullopt;
-  }
-  const std::string key = HashAdminToken(id);
+bool AdminApiImpl::SessionExpired(const ConsoleSession& s, Clock::MonoTime now) const {
+  return now - s.last_used >= std::chrono::minutes(options_.session_idle_minutes) ||
+         now - s.created >= std::chrono::hours(options_.session_max_hours);
+}
+
+std::optional<ConsoleSession> AdminApiImpl::FindSession(std::string_view cookie, std::string* why) {
+  const std::string key = HashAdminToken(cookie);
   const auto now = clock().Monotonic();
   std::lock_guard lock(sessions_mu_);
   auto it = sessions_.find(key);
@@ -76,8 +75,7 @@ std::optional<ConsoleSession> AdminApiImpl::FindSession(const net::HttpRequest& 
     return std::nullopt;
   }
   ConsoleSession& s = it->second;
-  if (now - s.last_used >= std::chrono::minutes(options_.session_idle_minutes) ||
-      now - s.created >= std::chrono::hours(options_.session_max_hours)) {
+  if (SessionExpired(s, now)) {
     sessions_.erase(it);
     *why = "the console session expired: sign in again";
     return std::nullopt;
@@ -89,10 +87,7 @@ std::optional<ConsoleSession> AdminApiImpl::FindSession(const net::HttpRequest& 
 void AdminApiImpl::ExpireSessions() {
   const auto now = clock().Monotonic();
   std::lock_guard lock(sessions_mu_);
-  std::erase_if(sessions_, [&](const auto& kv) {
-    return now - kv.second.last_used >= std::chrono::minutes(options_.session_idle_minutes) ||
-           now - kv.second.created >= std::chrono::hours(options_.session_max_hours);
-  });
+  std::erase_if(sessions_, [&](const auto& kv) { return SessionExpired(kv.second, now); });
 }
 
 json AdminApiImpl::SessionJson(const Principal& who, const ConsoleSession& s) const {
@@ -123,7 +118,8 @@ Reply AdminApiImpl::CreateSession(Call& c) {
   FieldErrors errors;
   auto token = StringField(*body, "token", &errors, /*required=*/true, 512);
   if (!errors.empty()) return errors.ToReply();
-  auto found = store().FindActiveAdminToken(HashAdminToken(*token));
+  const std::string token_hash = HashAdminToken(*token);
+  auto found = store().FindActiveAdminToken(token_hash);
   if (!found.ok()) return StatusReply(found.status());
   if (!*found) {
     if (unauthorized_) unauthorized_->Increment();
@@ -139,7 +135,7 @@ Reply AdminApiImpl::CreateSession(Call& c) {
   if (!id.ok()) return StatusReply(id.status());
   if (!csrf.ok()) return StatusReply(csrf.status());
   ConsoleSession s;
-  s.token_hash = HashAdminToken(*token);
+  s.token_hash = token_hash;
   s.csrf = *csrf;
   s.created = s.last_used = clock().Monotonic();
   {

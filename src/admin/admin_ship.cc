@@ -2,7 +2,6 @@
 // POST /api/v1/ship on the admin listener, authenticated with the same SHIP key Facegate
 // uses for its calls (Salto-SHIP-Key), not with an admin token. Answers are SHIP
 // RequestResponses; a request Facegate does not know gets SHIP's Exception 502.
-#include <openssl/crypto.h>
 #include <spdlog/spdlog.h>
 
 #include <ctime>
@@ -63,8 +62,7 @@ net::HttpResponse AdminApiImpl::InboundShip(const net::RequestContext& ctx) {
     return plain(http::status::not_found, "the Salto Space integration is not enabled here");
   }
   const auto presented = req["Salto-SHIP-Key"];
-  if (presented.size() != key.size() ||
-      CRYPTO_memcmp(presented.data(), key.data(), key.size()) != 0) {
+  if (!ConstantTimeEqual(std::string_view(presented.data(), presented.size()), key)) {
     spdlog::warn("integration=space inbound SHIP call from {} refused: wrong or missing key",
                  ctx.remote_address);
     auto res = plain(http::status::unauthorized, "wrong or missing Salto-SHIP-Key");
